@@ -1,0 +1,25 @@
+"""Airflow provider metadata, discovered through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_secretsync import __version__
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider description Airflow's ProvidersManager reads."""
+    return {
+        "package-name": "airflow-secretsync",
+        "name": "Secret Sync",
+        "description": "Merge secrets from Vault/OpenBao and AWS Secrets Manager and sync them "
+        "to destinations, with dry-run, diff reports and step-scoped secret injection.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Secret Sync",
+                "external-doc-url": "https://airflow.apache.org/",
+                "tags": ["software"],
+            }
+        ],
+    }

@@ -1,0 +1,122 @@
+"""Session fixtures: real OpenBao and moto servers, and a throw-away Airflow home with SQLite.
+
+The Airflow environment is set before anything imports Airflow, so every test (and every
+subprocess it starts) uses the temporary home, never the developer's own.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.servers import LocalServers, local_servers
+
+REPO = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="secretsync-airflow-home-"))
+TEST_DAGS = _AIRFLOW_HOME / "test_dags"
+TEST_DAGS.mkdir()
+_BUNDLES = [
+    {
+        "name": "dags-folder",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(REPO / "dags")},
+    },
+    {
+        "name": "test-dags",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(TEST_DAGS)},
+    },
+]
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(_BUNDLES),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[LocalServers]:
+    """OpenBao + moto on 127.0.0.1; Airflow's default connections point at them."""
+    with local_servers() as running:
+        saved = {k: os.environ.get(k) for k in running.airflow_env()}
+        os.environ.update(running.airflow_env())
+        try:
+            yield running
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def airflow_db(servers: LocalServers) -> Path:
+    """Migrate the temporary Airflow metadata database once per session."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def dag_file(airflow_db: Path):
+    """Write DAG source into the test bundle and return the DAG it defines (for ``dag.test()``)."""
+    written: list[Path] = []
+
+    def load(dag_id: str, source: str):
+        path = TEST_DAGS / f"{dag_id}.py"
+        path.write_text(source)
+        written.append(path)
+        spec = importlib.util.spec_from_file_location(f"test_dag_{dag_id}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.dag
+
+    yield load
+    for path in written:
+        path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def vault_client(servers: LocalServers):
+    """An hvac client on the dev server, authenticated with the root token."""
+    import hvac
+
+    return hvac.Client(url=servers.vault.url, token=servers.vault.token)
+
+
+@pytest.fixture
+def aws_client(servers: LocalServers):
+    """A boto3 client factory for the moto server: ``aws_client("secretsmanager")``."""
+    import boto3
+
+    def make(service: str, region: str = "us-east-1"):
+        return boto3.client(service, endpoint_url=servers.aws.url, region_name=region)
+
+    return make
