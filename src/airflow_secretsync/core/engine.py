@@ -1,0 +1,253 @@
+"""The merge and sync phases (SPEC §2-§3), over any :class:`StoreProvider`.
+
+The CLI runs a whole pipeline with :meth:`Engine.run`; the Airflow operators call
+:meth:`Engine.merge_target` / :meth:`Engine.sync_target` for one target each.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from airflow_secretsync.config import PipelineConfig, build_plan
+from airflow_secretsync.core.diff import TargetDiff, diff_secrets
+from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
+from airflow_secretsync.core.report import Report, TargetReport
+from airflow_secretsync.errors import ConflictError, SecretSyncError
+from airflow_secretsync.stores.base import SecretStore
+
+log = logging.getLogger("airflow_secretsync.engine")
+
+Mode = Literal["full", "merge-only", "sync-only"]
+MODES: tuple[Mode, ...] = ("full", "merge-only", "sync-only")
+CAS_ATTEMPTS = 3
+
+
+class StoreProvider(Protocol):
+    """Builds the stores of one pipeline (see ``stores.factory.StoreFactory``)."""
+
+    def source(self, name: str) -> SecretStore: ...
+    def destination(self, target: str) -> SecretStore | None: ...
+    def merge_store(self, target: str) -> SecretStore: ...
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run: ``targets`` None means all; ancestors of selected targets are merged."""
+
+    dry_run: bool = False
+    mode: Mode = "full"
+    targets: tuple[str, ...] | None = None
+
+
+def _error_text(exc: BaseException) -> str:
+    """A value-free description: our own errors carry safe messages, others only their type."""
+    if isinstance(exc, SecretSyncError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}; see the task log"
+
+
+class _Memo:
+    """A thread-safe compute-once map (one read per source and run)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: str, compute: Callable[[], Any]) -> Any:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = compute()
+            return self._values[key]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._guard:
+            self._values[key] = value
+
+
+class Engine:
+    """Runs merge and sync for the targets of one config."""
+
+    def __init__(
+        self, config: PipelineConfig, stores: StoreProvider, options: RunOptions | None = None
+    ) -> None:
+        self.config = config
+        self.stores = stores
+        self.options = options or RunOptions(dry_run=config.pipeline.dry_run)
+        merge_cfg = config.pipeline.merge
+        self.merge_enabled = merge_cfg.enabled and self.options.mode != "sync-only"
+        self.sync_enabled = config.pipeline.sync.enabled and self.options.mode != "merge-only"
+        # desired(T) of a target not computed here comes from the merge store, except in a
+        # dry run (nothing was written this run) unless the user asked for sync-only.
+        self.read_merged = merge_cfg.enabled and (
+            self.options.mode == "sync-only" or not self.options.dry_run
+        )
+        self._sources = _Memo()
+        self._desired = _Memo()
+
+    # -- desired(T) -------------------------------------------------------------------------
+
+    def source_secrets(self, name: str) -> SecretSet:
+        """A source's contents, read once per run."""
+
+        def read() -> SecretSet:
+            store = self.stores.source(name)
+            return {path: s.value for path, s in store.list_secrets().items()}
+
+        return self._sources.get(name, read)
+
+    def desired(self, target: str) -> SecretSet:
+        """``desired(target)``: computed in this run, or read from the merge store."""
+
+        def load() -> SecretSet:
+            if self.read_merged:
+                store = self.stores.merge_store(target)
+                return {path: s.value for path, s in store.list_secrets().items()}
+            return self.compute_desired(target)
+
+        return self._desired.get(target, load)
+
+    def compute_desired(self, target: str) -> SecretSet:
+        """Deep-merge parents, then imports in order, then apply include/exclude."""
+        spec = self.config.targets[target]
+        parts = [self.desired(parent) for parent in spec.inherits]
+        parts += [
+            self.desired(name) if name in self.config.targets else self.source_secrets(name)
+            for name in spec.imports
+        ]
+        return filter_paths(merge_sets(parts), spec.include, spec.exclude)
+
+    # -- one target ---------------------------------------------------------------------------
+
+    def merge_target(self, target: str) -> int:
+        """Compute ``desired(target)`` and make the merge store hold exactly it (unless dry
+        run). Returns the number of secrets."""
+        secrets = self.compute_desired(target)
+        if not self.options.dry_run and self.config.merge_store is not None:
+            self.stores.merge_store(target).replace_all(secrets, owner=target)
+        self._desired.put(target, secrets)
+        log.info("merged %s: %d secrets%s", target, len(secrets), self._dry_suffix)
+        return len(secrets)
+
+    def sync_target(self, target: str) -> TargetReport:
+        """Diff one destination against ``desired(target)`` and apply unless dry run.
+
+        Never raises for store or policy problems: they become a ``failed`` report.
+        """
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(ConflictError),
+                stop=stop_after_attempt(CAS_ATTEMPTS),
+                wait=wait_exponential(multiplier=0.2, max=2),
+                reraise=True,
+            ):
+                with attempt:
+                    report = self._sync_once(target)
+        except Exception as exc:  # reported, never raised: siblings go on
+            log.debug("sync of %s failed", target, exc_info=not isinstance(exc, SecretSyncError))
+            report = TargetReport(target=target, status="failed", error=_error_text(exc))
+        log.info("synced %s: %s%s", target, report.status, self._dry_suffix)
+        return report
+
+    def _sync_once(self, target: str) -> TargetReport:
+        destination = self.stores.destination(target)
+        if destination is None:
+            raise SecretSyncError(f"target '{target}' has no destination")
+        diff = diff_secrets(
+            self.desired(target),
+            destination.list_secrets(),
+            to_stored=destination.to_stored,
+            delete_orphans=self.config.pipeline.sync.delete_orphans,
+        )
+        refusal = self._refusal(target, diff)
+        if refusal is None and not self.options.dry_run:
+            destination.apply(
+                diff.writes,
+                diff.deletes,
+                owner=target,
+                parallel=self.config.pipeline.sync.parallel,
+            )
+        return TargetReport.from_changes(target, diff.changes, error=refusal)
+
+    def _refusal(self, target: str, diff: TargetDiff) -> str | None:
+        """Why this target must not write anything, decided before the first write."""
+        problems = []
+        if diff.unowned_overwrites and not self.config.targets[target].adopt:
+            paths = ", ".join(diff.unowned_overwrites)
+            problems.append(
+                f"would overwrite secrets not created by airflow-secretsync ({paths}); "
+                "set 'adopt: true' on the target to allow it"
+            )
+        limit = self.config.pipeline.sync.max_deletions
+        if limit is not None and len(diff.deletes) > limit:
+            problems.append(
+                f"would delete {len(diff.deletes)} secrets, more than max_deletions={limit}"
+            )
+        if not problems:
+            return None
+        return "; ".join(problems) + "; nothing was written"
+
+    @property
+    def _dry_suffix(self) -> str:
+        return " (dry run)" if self.options.dry_run else ""
+
+    # -- whole pipeline ------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        """Merge the selected targets level by level, then sync them; never raises for a
+        failing target."""
+        plan = build_plan(self.config, self.options.targets)
+        failed_merges: dict[str, str] = {}
+        if self.merge_enabled:
+            for level in plan.merge_levels:
+                self._merge_level(level, failed_merges)
+        requested = set(self.options.targets or self.config.targets)
+        reports: dict[str, TargetReport] = {
+            name: TargetReport(target=name, status="failed", error=f"merge failed: {error}")
+            for name, error in failed_merges.items()
+        }
+        if self.sync_enabled:
+            runnable = [
+                name
+                for name in plan.sync_targets
+                if name in requested and name not in failed_merges
+            ]
+            with ThreadPoolExecutor(max_workers=self.config.pipeline.sync.parallel) as pool:
+                reports.update(zip(runnable, pool.map(self.sync_target, runnable), strict=True))
+            for name, spec in self.config.targets.items():
+                if spec.destination is not None and name not in requested:
+                    reports[name] = TargetReport(target=name, status="skipped")
+        order = [name for level in plan.merge_levels for name in level]
+        order += [name for name in self.config.targets if name not in order]
+        return Report(
+            dry_run=self.options.dry_run,
+            targets=tuple(reports[name] for name in order if name in reports),
+        )
+
+    def _merge_level(self, level: Sequence[str], failed: dict[str, str]) -> None:
+        def merge(name: str) -> None:
+            blocked = self._failed_ancestor(name, failed)
+            if blocked:
+                failed[name] = f"merge of '{blocked}' failed"
+                return
+            try:
+                self.merge_target(name)
+            except Exception as exc:
+                log.debug("merge of %s failed", name, exc_info=True)
+                failed[name] = _error_text(exc)
+
+        with ThreadPoolExecutor(max_workers=self.config.pipeline.merge.parallel) as pool:
+            list(pool.map(merge, level))
+
+    def _failed_ancestor(self, name: str, failed: dict[str, str]) -> str | None:
+        spec = self.config.targets[name]
+        return next((p for p in [*spec.inherits, *spec.imports] if p in failed), None)
