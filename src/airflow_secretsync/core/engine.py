@@ -91,8 +91,20 @@ class Engine:
         self.read_merged = merge_cfg.enabled and (
             self.options.mode == "sync-only" or not self.options.dry_run
         )
+        self._plan = build_plan(config, self.options.targets)
         self._sources = _Memo()
         self._desired = _Memo()
+
+    # -- selection ----------------------------------------------------------------------------
+
+    def merges(self, target: str) -> bool:
+        """Whether this run merges ``target`` (selected, or an ancestor of a selected one)."""
+        return self.merge_enabled and target in self._plan.selected
+
+    def syncs(self, target: str) -> bool:
+        """Whether this run syncs ``target`` (selected and has a destination)."""
+        requested = self.options.targets is None or target in self.options.targets
+        return self.sync_enabled and requested and target in self._plan.sync_targets
 
     # -- desired(T) -------------------------------------------------------------------------
 
@@ -176,7 +188,7 @@ class Engine:
                 owner=target,
                 parallel=self.config.pipeline.sync.parallel,
             )
-        return TargetReport.from_changes(target, diff.changes, error=refusal)
+        return TargetReport.from_changes(target, diff.changes, error=refusal, retryable=False)
 
     def _refusal(self, target: str, diff: TargetDiff) -> str | None:
         """Why this target must not write anything, decided before the first write."""
@@ -205,27 +217,23 @@ class Engine:
     def run(self) -> Report:
         """Merge the selected targets level by level, then sync them; never raises for a
         failing target."""
-        plan = build_plan(self.config, self.options.targets)
+        plan = self._plan
         failed_merges: dict[str, str] = {}
         if self.merge_enabled:
             for level in plan.merge_levels:
-                self._merge_level(level, failed_merges)
-        requested = set(self.options.targets or self.config.targets)
+                self._merge_level([name for name in level if self.merges(name)], failed_merges)
         reports: dict[str, TargetReport] = {
             name: TargetReport(target=name, status="failed", error=f"merge failed: {error}")
             for name, error in failed_merges.items()
         }
-        if self.sync_enabled:
-            runnable = [
-                name
-                for name in plan.sync_targets
-                if name in requested and name not in failed_merges
-            ]
-            with ThreadPoolExecutor(max_workers=self.config.pipeline.sync.parallel) as pool:
-                reports.update(zip(runnable, pool.map(self.sync_target, runnable), strict=True))
-            for name, spec in self.config.targets.items():
-                if spec.destination is not None and name not in requested:
-                    reports[name] = TargetReport(target=name, status="skipped")
+        runnable = [
+            name for name in self.config.targets if self.syncs(name) and name not in failed_merges
+        ]
+        with ThreadPoolExecutor(max_workers=self.config.pipeline.sync.parallel) as pool:
+            reports.update(zip(runnable, pool.map(self.sync_target, runnable), strict=True))
+        for name, spec in self.config.targets.items():
+            if spec.destination is not None and name not in reports:
+                reports[name] = TargetReport(target=name, status="skipped")
         order = [name for level in plan.merge_levels for name in level]
         order += [name for name in self.config.targets if name not in order]
         return Report(

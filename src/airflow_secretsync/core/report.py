@@ -52,10 +52,17 @@ class TargetReport:
     error: str | None = None
     summary: Summary = field(default_factory=Summary)
     changes: tuple[Change, ...] = ()
+    #: Whether running again may help (a store error) or not (a policy refusal). Not reported.
+    retryable: bool = field(default=True, compare=False)
 
     @classmethod
     def from_changes(
-        cls, target: str, changes: Iterable[Change], *, error: str | None = None
+        cls,
+        target: str,
+        changes: Iterable[Change],
+        *,
+        error: str | None = None,
+        retryable: bool = True,
     ) -> TargetReport:
         items = list(changes)
         return cls(
@@ -64,6 +71,7 @@ class TargetReport:
             error=error,
             summary=Summary.of(items),
             changes=tuple(c for c in items if c.change_type != "unchanged"),
+            retryable=retryable,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""Operators of a secretsync DAG: thin adapters over the core engine."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from airflow_secretsync.airflow.params import run_options
+from airflow_secretsync.config import load_config
+from airflow_secretsync.core.engine import Engine
+from airflow_secretsync.core.render import render_human
+from airflow_secretsync.core.report import Report, TargetReport
+from airflow_secretsync.errors import SecretSyncError
+from airflow_secretsync.stores.factory import StoreFactory
+
+
+class _TargetOperator(BaseOperator):
+    """One target of one config; the config is loaded at execute time, stores built then."""
+
+    template_fields: Sequence[str] = ("config_path",)
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, config_path: str, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = str(config_path)
+        self.target = target
+
+    def run_engine(self, context: Context, action: str) -> Any:
+        config = load_config(self.config_path)
+        stores = StoreFactory(config)
+        try:
+            engine = Engine(config, stores, run_options(config, context["params"]))
+            selected = engine.merges if action == "merge" else engine.syncs
+            if not selected(self.target):
+                raise AirflowSkipException(f"target '{self.target}' is not selected for {action}")
+            return (
+                engine.merge_target(self.target)
+                if action == "merge"
+                else (engine.sync_target(self.target))
+            )
+        finally:
+            stores.close()
+
+
+class MergeSecretsOperator(_TargetOperator):
+    """Deep-merge a target's parents and imports into the merge store (SPEC §2)."""
+
+    ui_color = "#fef3e0"
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        count = self.run_engine(context, "merge")
+        return {"target": self.target, "secrets": count}
+
+
+class SyncSecretsOperator(_TargetOperator):
+    """Diff a target's destination against the merge store and apply (SPEC §3).
+
+    Returns the target's report (names only) as XCom. A failed target pushes its report,
+    then fails the task (policy refusals without retries).
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        report: TargetReport = self.run_engine(context, "sync")
+        data = report.to_dict()
+        if report.status == "failed":
+            context["ti"].xcom_push(key="return_value", value=data)
+            message = f"sync of target '{self.target}' failed: {report.error}"
+            raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
+        self.log.info(
+            "%s", render_human(Report(dry_run=report_dry_run(context), targets=(report,)))
+        )
+        return data
+
+
+def report_dry_run(context: Context) -> bool:
+    return bool(context["params"].get("dry_run", False))
+
+
+class SecretSyncReportOperator(BaseOperator):
+    """Gather the sync tasks' reports into one (SPEC §4); runs whatever happened upstream.
+
+    Fails when a target failed, or when ``fail_on_changes`` is set and anything changed.
+    """
+
+    ui_color = "#e6f4ea"
+
+    def __init__(self, *, sync_task_ids: Sequence[str], **kwargs: Any) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.sync_task_ids = list(sync_task_ids)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        states: dict[str, Any] = {}
+        if self.sync_task_ids:
+            states = ti.get_task_states(
+                dag_id=ti.dag_id, task_ids=self.sync_task_ids, run_ids=[ti.run_id]
+            ).get(ti.run_id, {})
+        targets = []
+        for task_id in self.sync_task_ids:
+            data = ti.xcom_pull(task_ids=task_id)
+            target = task_id.rsplit(".", 1)[-1]
+            if data:
+                targets.append(TargetReport.from_dict(data))
+            elif states.get(task_id) == "skipped":
+                targets.append(TargetReport(target=target, status="skipped"))
+            else:
+                error = f"task {task_id} ended {states.get(task_id) or 'without a report'}"
+                targets.append(TargetReport(target=target, status="failed", error=error))
+        report = Report(dry_run=report_dry_run(context), targets=tuple(targets))
+        self.log.info("secretsync report\n%s", render_human(report))
+        if report.failed:
+            names = ", ".join(t.target for t in report.failed)
+            raise AirflowFailException(f"secretsync: failed targets: {names}")
+        if context["params"].get("fail_on_changes") and report.has_changes:
+            raise AirflowFailException(
+                f"secretsync: fail_on_changes is set and {report.summary.changed} secrets changed"
+            )
+        return report.to_dict()
