@@ -1,0 +1,167 @@
+"""Generated DAGs: structure, params, and `dag.test()` runs against the real servers (SPEC §6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_secretsync.errors import ConfigError
+from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique, write_config
+
+CANARY = "canary-5be2c1d4-dag"
+
+CONFIG = """
+version: 1
+dag: {{dag_id: {dag_id}, retries: 0, tags: [secrets, test]}}
+merge_store:
+  vault: {{mount: secret, path: {ns}/merged}}
+sources:
+  platform: {{vault: {{mount: secret, path: {ns}/src}}}}
+  legacy: {{aws: {{prefix: {ns}/legacy/}}}}
+targets:
+  Base: [platform]
+  Staging:
+    inherits: Base
+    imports: [legacy]
+    aws: {{prefix: {ns}/staging/}}
+  Production:
+    inherits: Staging
+    vault: {{mount: secret, path: {ns}/prod{prod_conn}}}
+"""
+
+DAG_SOURCE = """
+from airflow_secretsync.airflow import build_dag
+
+dag = build_dag({path!r})
+"""
+
+
+def make_config(tmp_path: Path, prod_conn: str = "") -> tuple[str, str, Path]:
+    ns = unique("d")
+    dag_id = f"secretsync_{ns}"
+    path = write_config(tmp_path, CONFIG.format(dag_id=dag_id, ns=ns, prod_conn=prod_conn))
+    return ns, dag_id, path
+
+
+def test_structure_and_params(tmp_path: Path) -> None:
+    from airflow_secretsync.airflow import build_dag
+
+    _, dag_id, path = make_config(tmp_path)
+    dag = build_dag(path)
+    assert dag.dag_id == dag_id
+    assert dag.max_active_runs == 1
+    assert set(dag.task_dict) == {
+        "merge.Base", "merge.Staging", "merge.Production",
+        "sync.Staging", "sync.Production", "report",
+    }  # fmt: skip
+    assert dag.task_dict["merge.Staging"].upstream_task_ids == {"merge.Base"}
+    assert dag.task_dict["merge.Production"].upstream_task_ids == {"merge.Staging"}
+    assert dag.task_dict["sync.Production"].upstream_task_ids == {"merge.Production"}
+    assert dag.task_dict["report"].trigger_rule == "all_done"
+    params = dag.params.dump()
+    assert params == {"dry_run": False, "targets": [], "mode": "full", "fail_on_changes": False}
+    schema = dag.params.get_param("targets").schema
+    assert schema["items"]["enum"] == ["Base", "Staging", "Production"]
+    # task ids are stable across parses
+    assert list(build_dag(path).task_dict) == list(dag.task_dict)
+
+
+def test_broken_config_is_one_clear_import_error(tmp_path: Path) -> None:
+    from airflow_secretsync.airflow import build_dag
+
+    path = write_config(tmp_path, "version: 1\ntargets:\n  Staging:\n    imports: [nope]\n")
+    with pytest.raises(ConfigError) as exc:
+        build_dag(path)
+    assert f"{path}:4" in str(exc.value) or "pipeline.yaml:4" in str(exc.value)
+    assert "targets.Staging.imports[0]" in str(exc.value)
+
+
+@pytest.fixture
+def seeded(servers, vault_client, aws_client):
+    def seed(ns: str) -> None:
+        seed_vault(vault_client, f"{ns}/src", {"app/db": {"password": CANARY, "port": 1}})
+        seed_aws(aws_client("secretsmanager"), {f"{ns}/legacy/app/db": {"port": 2}})
+
+    return seed
+
+
+def states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def report_xcom(run) -> dict:
+    ti = next(ti for ti in run.get_task_instances() if ti.task_id == "report")
+    return ti.xcom_pull(task_ids="report")
+
+
+def test_runs_apply_then_zero_sum(tmp_path, dag_file, seeded, vault_client, aws_client) -> None:
+    ns, dag_id, path = make_config(tmp_path)
+    seeded(ns)
+    dag = dag_file(dag_id, DAG_SOURCE.format(path=str(path)))
+
+    dry = dag.test(run_conf={"dry_run": True})
+    assert dry.state == "success"
+    assert report_xcom(dry)["summary"]["added"] == 2
+    assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {}
+    assert read_vault(vault_client, f"{ns}/merged") == {}
+
+    first = dag.test()
+    assert first.state == "success"
+    assert set(states(first).values()) == {"success"}
+    assert report_xcom(first)["summary"]["added"] == 2
+    expected = {"app/db": {"password": CANARY, "port": 2}}
+    assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == expected
+    assert read_vault(vault_client, f"{ns}/prod") == expected
+
+    second = dag.test(run_conf={"fail_on_changes": True})
+    assert second.state == "success"
+    report = report_xcom(second)
+    assert report["summary"] == {
+        "added": 0,
+        "removed": 0,
+        "modified": 0,
+        "unchanged": 2,
+        "total": 2,
+    }
+    assert CANARY not in json.dumps(report)
+
+
+def test_targets_param_selects(tmp_path, dag_file, seeded, vault_client, aws_client) -> None:
+    ns, dag_id, path = make_config(tmp_path)
+    seeded(ns)
+    dag = dag_file(dag_id, DAG_SOURCE.format(path=str(path)))
+    run = dag.test(run_conf={"targets": ["Staging"]})
+    assert run.state == "success"
+    assert states(run) == {
+        "merge.Base": "success", "merge.Staging": "success", "merge.Production": "skipped",
+        "sync.Staging": "success", "sync.Production": "skipped", "report": "success",
+    }  # fmt: skip
+    report = report_xcom(run)
+    assert {t["target"]: t["status"] for t in report["targets"]} == {
+        "Staging": "success",
+        "Production": "skipped",
+    }
+    assert read_vault(vault_client, f"{ns}/prod") == {}
+
+
+def test_failing_target_fails_report_not_siblings(
+    tmp_path, dag_file, seeded, aws_client, monkeypatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VAULT_BROKEN",
+        json.dumps({"conn_type": "vault", "host": "127.0.0.1", "port": 9, "password": "x"}),
+    )
+    ns, dag_id, path = make_config(tmp_path, prod_conn=", connection_id: vault_broken")
+    seeded(ns)
+    dag = dag_file(dag_id, DAG_SOURCE.format(path=str(path)))
+    run = dag.test()
+    assert run.state == "failed"
+    result = states(run)
+    assert result["sync.Staging"] == "success"
+    assert result["sync.Production"] == "failed"
+    assert result["report"] == "failed"
+    assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {
+        "app/db": {"password": CANARY, "port": 2}
+    }
