@@ -1,0 +1,228 @@
+"""Config rules the schema cannot express, checked on the raw YAML data.
+
+Checking the raw data (tolerating any shape the schema will reject anyway) lets one run report
+every mistake at once: a cycle and a wrong type in another block both show up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_secretsync.config.graph import graph_problems
+from airflow_secretsync.config.model import TASK_ID_SAFE
+from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
+
+MAX_TARGET_NAME = 200  # leaves room for the task group prefixes within Airflow's 250
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DAG_ID = re.compile(r"^[\w.-]{1,250}$")  # Airflow's rule for DAG ids
+# ref+BACKEND://PATH[?PARAMS][#/KEY] (vals-compatible; SPEC §8)
+REFERENCE = re.compile(
+    r"^ref\+(?P<backend>[a-z][a-z0-9_-]*)://(?P<path>[^?#]+)"
+    r"(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.+))?$"
+)
+REFERENCE_FORM = "ref+BACKEND://PATH[?PARAMS][#/KEY]"
+_TARGET_NAME = re.compile(TASK_ID_SAFE)
+_SPECIAL_SCHEDULES = {"@once", "@continuous"}
+_CRON_PRESETS = {  # as Airflow expands them
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+}
+_FALSE_WORDS = {"false", "no", "off", "0", "f", "n"}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _names(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else value if isinstance(value, list) else []
+
+
+def _target_body(value: Any) -> dict[str, Any]:
+    """A target's mapping; ``Base: [team-a]`` is shorthand for ``Base: {imports: [team-a]}``."""
+    return {"imports": value} if isinstance(value, list | str) else _dict(value)
+
+
+def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]:
+    """Every rule violation in a config document that the schema alone would not catch."""
+    sources = _dict(data.get("sources"))
+    targets = {name: _target_body(body) for name, body in _dict(data.get("targets")).items()}
+    edges = {n: (_names(b.get("inherits")), _names(b.get("imports"))) for n, b in targets.items()}
+    return [
+        *_version(data),
+        *_dag(_dict(data.get("dag")), file_stem),
+        *_merge_store(data),
+        *(
+            problem
+            for name, body in sources.items()
+            for problem in _exactly_one(body, ("sources", name), ("vault", "aws"))
+        ),
+        *(problem for name, body in targets.items() for problem in _target(name, body)),
+        *graph_problems(sources, edges),
+        *_task_step_secrets(_dict(data.get("step_secrets")), targets),
+    ]
+
+
+def _version(data: dict[str, Any]) -> Iterator[Problem]:
+    if "source_file" in data:
+        yield Problem(("source_file",), "unknown key 'source_file'", at_key=True)
+    if "version" not in data:
+        return  # the schema reports the missing key
+    version = data["version"]
+    if type(version) is int and version == 1:
+        return
+    if type(version) is int:
+        message = f"unsupported version {version}: only version 1 exists"
+    else:
+        message = "must be the number 1 (the only config version)"
+    yield Problem(("version",), message)
+
+
+def _dag(dag: dict[str, Any], file_stem: str | None) -> Iterator[Problem]:
+    dag_id = dag.get("dag_id")
+    if isinstance(dag_id, str) and not DAG_ID.match(dag_id):
+        yield Problem(
+            ("dag", "dag_id"),
+            "not a valid DAG id: use up to 250 letters, digits, '_', '-' and '.'",
+        )
+    elif dag_id is None and file_stem is not None and not DAG_ID.match(f"secretsync_{file_stem}"):
+        yield Problem(
+            ("dag", "dag_id"),
+            f"the file name '{file_stem}' does not make a valid DAG id: set dag.dag_id",
+        )
+    schedule = dag.get("schedule")
+    if isinstance(schedule, str) and not _valid_schedule(schedule):
+        yield Problem(
+            ("dag", "schedule"),
+            "not a cron expression or preset (@hourly, @daily, @weekly, @monthly, "
+            "@quarterly, @yearly, @once, @continuous)",
+        )
+
+
+def _valid_schedule(schedule: str) -> bool:
+    if schedule in _SPECIAL_SCHEDULES:
+        return True
+    try:
+        from croniter import croniter
+    except ImportError:  # pragma: no cover - croniter comes with Airflow
+        return True
+    try:
+        croniter(_CRON_PRESETS.get(schedule, schedule))
+    except Exception:  # croniter raises assorted errors on junk input
+        return False
+    return True
+
+
+def _merge_store(data: dict[str, Any]) -> Iterator[Problem]:
+    store = data.get("merge_store")
+    if store is not None:
+        yield from _exactly_one(store, ("merge_store",), ("vault", "s3"))
+        return
+    merge = _dict(_dict(data.get("pipeline")).get("merge"))
+    enabled = merge.get("enabled", True)
+    disabled = enabled in (False, 0) or (
+        isinstance(enabled, str) and enabled.lower() in _FALSE_WORDS
+    )
+    if not disabled:
+        yield Problem(
+            ("pipeline", "merge", "enabled") if "enabled" in merge else ("merge_store",),
+            "merge is enabled but no merge_store is configured: add one (vault or s3) "
+            "or set pipeline.merge.enabled: false",
+        )
+
+
+def _exactly_one(block: Any, loc: Loc, choices: tuple[str, str]) -> Iterator[Problem]:
+    if not isinstance(block, dict):
+        return  # the schema reports the wrong type
+    present = [name for name in choices if block.get(name) is not None]
+    if not present:
+        yield Problem(loc, f"needs exactly one of '{choices[0]}' or '{choices[1]}'", at_key=True)
+    elif len(present) > 1:
+        yield Problem(
+            (*loc, choices[1]),
+            f"takes exactly one of '{choices[0]}' or '{choices[1]}', not both",
+            at_key=True,
+        )
+
+
+def _target(name: str, body: dict[str, Any]) -> Iterator[Problem]:
+    loc: Loc = ("targets", name)
+    if not _TARGET_NAME.match(name):
+        yield Problem(
+            loc,
+            f"target name '{name}' cannot be used in an Airflow task id: use letters, digits, "
+            "'_', '-' and '.', starting with a letter, digit or '_'",
+            at_key=True,
+        )
+    elif len(name) > MAX_TARGET_NAME:
+        yield Problem(loc, f"target name longer than {MAX_TARGET_NAME} characters", at_key=True)
+    if body.get("aws") is not None and body.get("vault") is not None:
+        yield Problem(
+            (*loc, "vault"),
+            "a target has at most one destination: 'vault' or 'aws', not both",
+            at_key=True,
+        )
+    for key in ("include", "exclude"):
+        for index, pattern in enumerate(_names(body.get(key))):
+            if isinstance(pattern, str):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    yield Problem((*loc, key, index), f"invalid regular expression: {exc}")
+    yield from _env_references(_dict(body.get("step_secrets")), (*loc, "step_secrets"))
+
+
+def _env_references(secrets: dict[str, Any], loc: Loc) -> Iterator[Problem]:
+    """``{ENV_NAME: reference}``: valid variable names, references that parse."""
+    for env_name, reference in secrets.items():
+        if not ENV_NAME.match(env_name):
+            yield Problem(
+                (*loc, env_name),
+                f"'{env_name}' is not an environment variable name (letters, digits, '_')",
+                at_key=True,
+            )
+        if isinstance(reference, str):
+            problem = reference_problem(reference)
+            if problem:
+                yield Problem((*loc, env_name), problem)
+
+
+def reference_problem(reference: str) -> str | None:
+    """Why ``reference`` is not a valid secret reference, or None. Never quotes the value:
+    a string that is not a reference may well be a secret pasted by mistake."""
+    match = REFERENCE.match(reference)
+    if not match:
+        return f"not a secret reference (expected {REFERENCE_FORM}); store the value, refer to it"
+    query = match["query"]
+    if query is not None and not all(
+        "=" in part and part.split("=", 1)[0] for part in query.split("&")
+    ):
+        return f"malformed ?PARAMS in a secret reference (expected {REFERENCE_FORM}, key=value&...)"
+    return None
+
+
+def _task_step_secrets(
+    step_secrets: dict[str, Any], targets: dict[str, dict[str, Any]]
+) -> Iterator[Problem]:
+    """Top-level ``step_secrets`` are keyed by generated task id: merge.T, sync.T, report."""
+    synced = {name for name, body in targets.items() if body.get("aws") or body.get("vault")}
+    task_ids = ["report", *(f"merge.{n}" for n in targets), *(f"sync.{n}" for n in synced)]
+    for task_id, secrets in step_secrets.items():
+        loc: Loc = ("step_secrets", task_id)
+        if task_id not in task_ids:
+            group, _, target = task_id.partition(".")
+            if group == "sync" and target in targets:
+                message = f"target '{target}' has no destination, so there is no task '{task_id}'"
+            else:
+                message = (
+                    f"unknown task id '{task_id}'{did_you_mean(task_id, task_ids)}: "
+                    "the DAG's tasks are merge.<target>, sync.<target> and report"
+                )
+            yield Problem(loc, message, at_key=True)
+        yield from _env_references(_dict(secrets), loc)
