@@ -1,17 +1,76 @@
-"""`make demo`: start the local servers, run the example sync end to end, print the report."""
+"""`make demo`: local OpenBao + moto, seed the example sources, run the example DAG as a dry
+run and for real with `airflow dags test`, print the report and the destination names."""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from devtools.local_airflow import REPO, airflow_home, dags_test
+from devtools.seed import seed_example
 from devtools.servers import local_servers
 
+DAG_ID = "secretsync_example"
+CONFIG = REPO / "dags" / "configs" / "example.yaml"
 
-def main() -> None:
+
+def latest_report(env: dict[str, str]) -> dict:
+    """The ``report`` task's XCom of the newest run (read from the SQLite metadata DB)."""
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(db) as conn:
+        row = conn.execute(
+            "SELECT value FROM xcom WHERE dag_id=? AND task_id='report' "
+            "ORDER BY timestamp DESC LIMIT 1",
+            (DAG_ID,),
+        ).fetchone()
+    value = row[0]
+    return json.loads(value if isinstance(value, str) else value.decode())
+
+
+def destination_names(env: dict[str, str]) -> dict[str, list[str]]:
+    """The secret names (never values) now in each destination."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "AWS_"))})
+    from airflow_secretsync.config import load_config
+    from airflow_secretsync.stores.factory import StoreFactory
+
+    config = load_config(CONFIG)
+    factory = StoreFactory(config)
+    try:
+        return {
+            f"{name} ({factory.destination(name).description})": sorted(
+                factory.destination(name).list_secrets()
+            )
+            for name, spec in config.targets.items()
+            if spec.destination is not None
+        }
+    finally:
+        factory.close()
+
+
+def main() -> int:
+    from airflow_secretsync.core.render import render_human
+    from airflow_secretsync.core.report import Report
+
     with local_servers() as servers:
-        print(f"OpenBao dev server: {servers.vault.url}")
-        print(f"moto server:        {servers.aws.url}")
-        print("The example sync DAG is not yet available; the servers start and stop cleanly.")
-    print("Local servers stopped.")
+        print(f"OpenBao dev server on {servers.vault.url}, moto on {servers.aws.url}")
+        seed_example(servers)
+        print("Seeded the example sources (Vault secret/sources/platform, AWS legacy/).")
+        with airflow_home(servers) as env:
+            for title, conf in (("Dry run", '{"dry_run": true}'), ("Real run", None)):
+                print(f"\n=== {title}: airflow dags test {DAG_ID} ===")
+                ok = dags_test(env, DAG_ID, conf)
+                print(render_human(Report.from_dict(latest_report(env))))
+                if not ok:
+                    print("The DAG run failed.")
+                    return 1
+            print("\n=== Destinations now hold ===")
+            for where, names in destination_names(env).items():
+                print(f"{where}: {', '.join(names)}")
+    print("\nLocal servers stopped.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
