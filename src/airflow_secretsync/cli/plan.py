@@ -1,0 +1,110 @@
+"""``secretsync plan CONFIG``: show what a run would merge and sync, without network access."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from airflow_secretsync.cli import EXIT_OK
+from airflow_secretsync.cli.validate import print_config_errors
+from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
+from airflow_secretsync.config.model import AwsDestination
+from airflow_secretsync.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plan", help="show merge levels and sync targets (no network access)", description=__doc__
+    )
+    parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
+    parser.add_argument(
+        "--targets",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        action="extend",
+        metavar="A,B",
+        help="comma-separated targets (their ancestors are merged too)",
+    )
+    parser.add_argument("--output", choices=("human", "json"), default="human")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        plan = build_plan(config, args.targets)
+    except ConfigError as exc:
+        return print_config_errors(exc)
+    if args.output == "json":
+        print(json.dumps(plan_document(config, plan), indent=2))
+    else:
+        print(render_plan(config, plan))
+    return EXIT_OK
+
+
+def destination(config: PipelineConfig, target: str) -> dict[str, Any]:
+    """Where ``target`` syncs to: store type, location and connection id (no secrets)."""
+    dest = config.targets[target].destination
+    if isinstance(dest, AwsDestination):
+        return {
+            "type": "aws",
+            "region": dest.region,
+            "account_id": dest.account_id,
+            "prefix": dest.prefix,
+            "connection_id": dest.connection_id,
+        }
+    assert dest is not None
+    return {
+        "type": "vault",
+        "mount": dest.mount,
+        "path": dest.path,
+        "connection_id": dest.connection_id,
+    }
+
+
+def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data."""
+    return {
+        "config": str(config.source_file),
+        "dag_id": config.dag_id,
+        "dry_run": config.pipeline.dry_run,
+        "merge_enabled": config.pipeline.merge.enabled,
+        "sync_enabled": config.pipeline.sync.enabled,
+        **plan.to_dict(),
+        "sync_targets": [
+            {"target": name, "destination": destination(config, name)} for name in plan.sync_targets
+        ],
+    }
+
+
+def _describe(dest: dict[str, Any]) -> str:
+    if dest["type"] == "aws":
+        where = f"aws {dest['region'] or '(connection region)'}"
+        where += f" account {dest['account_id']}" if dest["account_id"] else ""
+        where += f" prefix '{dest['prefix']}'"
+    else:
+        where = f"vault {dest['mount']}/{dest['path']}"
+    return f"{where} (connection {dest['connection_id']})"
+
+
+def render_plan(config: PipelineConfig, plan: Plan) -> str:
+    """The plan for people: merge levels, then sync targets with their destinations."""
+    lines = [f"Plan for {config.source_file} (DAG {config.dag_id})"]
+    extra = [name for name in plan.selected if name not in plan.requested]
+    if len(plan.requested) < len(config.targets):
+        lines.append(f"Selected: {', '.join(plan.requested)}")
+        if extra:
+            lines.append(f"Merged as ancestors: {', '.join(extra)}")
+    merge_note = "" if config.pipeline.merge.enabled else " - disabled: computed in memory"
+    lines.append(f"Merge levels ({len(plan.merge_levels)}){merge_note}:")
+    lines += [f"  {i}. {', '.join(level)}" for i, level in enumerate(plan.merge_levels, 1)]
+    sync_note = "" if config.pipeline.sync.enabled else " - disabled in config"
+    lines.append(f"Sync targets ({len(plan.sync_targets)}){sync_note}:")
+    width = max((len(name) for name in plan.sync_targets), default=0)
+    lines += [
+        f"  {name:<{width}}  -> {_describe(destination(config, name))}"
+        for name in plan.sync_targets
+    ]
+    if config.pipeline.dry_run:
+        lines.append("Dry run: yes (pipeline.dry_run)")
+    return "\n".join(lines)
