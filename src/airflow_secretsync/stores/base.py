@@ -7,14 +7,19 @@ object), or, where the backend allows it, a plain string or ``bytes`` (AWS binar
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_secretsync.errors import StoreError
+
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "airflow-secretsync"
+#: Tag / custom_metadata key naming the target that last wrote a secret.
+TARGET_KEY = "secretsync-target"
 
 SecretValue = Any  # dict | str | bytes (and nested JSON inside dicts)
 
@@ -71,8 +76,11 @@ class SecretStore(ABC):
     def delete(self, secret: StoredSecret) -> None:
         """Delete one secret (Vault: metadata and all versions; AWS: with recovery window)."""
 
-    def to_stored(self, value: SecretValue) -> SecretValue:
-        """``value`` as this store would hold it (what the diff compares). Default: as is."""
+    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        """``value`` as this store would hold it (what the diff compares). Default: as is.
+
+        ``path`` (optional) only names the secret in an error when the value cannot be stored.
+        """
         return value
 
     def apply(
@@ -102,10 +110,21 @@ class SecretStore(ABC):
         writes = [
             SecretWrite(path, value, current.get(path))
             for path, value in secrets.items()
-            if path not in current or not values_equal(current[path].value, self.to_stored(value))
+            if path not in current
+            or not values_equal(current[path].value, self.to_stored(value, path=path))
         ]
         stale = [s for path, s in current.items() if path not in secrets]
         self.apply(writes, stale, owner=owner)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools."""
+
+
+def json_normalized(value: SecretValue, where: str) -> SecretValue:
+    """``value`` after a JSON round trip (how JSON stores hold it); :class:`StoreError` naming
+    ``where`` if it is not JSON-serializable (the message never contains the value)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        kind = type(exc).__name__
+        raise StoreError(f"{where}: the value cannot be stored as JSON ({kind})") from None

@@ -1,0 +1,296 @@
+"""AWS Secrets Manager store: every secret whose name starts with a prefix.
+
+Values: a ``SecretString`` holding a JSON object is read as a dict, any other string is kept
+exactly as stored, ``SecretBinary`` is read as ``bytes``. Writes: dict (and other JSON values)
+as JSON text, str as is, bytes as ``SecretBinary``. Reads cost one ``ListSecrets`` per 100
+secrets and one ``BatchGetSecretValue`` per 20. ``name`` and ``/name`` are the same secret
+(see ``docs/stores.md``). Ownership is the tag ``managed-by=airflow-secretsync``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.stores.base import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    TARGET_KEY,
+    SecretStore,
+    SecretValue,
+    SecretWrite,
+    StoredSecret,
+    json_normalized,
+)
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+log = logging.getLogger(__name__)
+
+LIST_PAGE_SIZE = 100  # the ListSecrets maximum
+BATCH_SIZE = 20  # the BatchGetSecretValue maximum for SecretIdList
+DEFAULT_WORKERS = 4
+_NOT_FOUND = "ResourceNotFoundException"
+_DENIED = ("AccessDenied", "AccessDeniedException")
+_BAD_CREDENTIALS = (
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "ExpiredToken",
+)
+
+
+def aws_failure(exc: BaseException, location: str, action: str, name: str | None) -> StoreError:
+    """A value-free :class:`StoreError` for a failed AWS call."""
+    what = f"{location} '{name}'" if name else location
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        message = exc.response.get("Error", {}).get("Message", "")
+        if code in _DENIED:
+            hint = "permission denied"
+        elif code in _BAD_CREDENTIALS:
+            hint = "the credentials were rejected"
+        else:
+            hint = code
+        reason = f"{action}: {hint}" + (f" ({message})" if message else "")
+    elif isinstance(exc, EndpointConnectionError):
+        reason = f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}"
+    elif isinstance(exc, BotoCoreError):
+        reason = f"{action}: {exc}"
+    else:
+        reason = f"{action}: unexpected {type(exc).__name__}"
+    return StoreError(f"{what}: {reason}")
+
+
+def decode_string(text: str) -> SecretValue:
+    """A ``SecretString`` as a dict when it is a JSON object, else unchanged."""
+    if text.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(parsed, dict):
+            return parsed
+    return text
+
+
+def encode(value: SecretValue) -> dict[str, Any]:
+    """``SecretString`` / ``SecretBinary`` arguments for a stored-form value."""
+    if isinstance(value, bytes):
+        return {"SecretBinary": value}
+    if isinstance(value, str):
+        return {"SecretString": value}
+    return {"SecretString": json.dumps(value, ensure_ascii=False)}
+
+
+def _without_slash(name: str) -> str:
+    return name[1:] if name.startswith("/") else name
+
+
+@dataclass(frozen=True)
+class AwsSecretRef:
+    """Where a listed secret lives: its exact name (maybe the ``/`` spelling) and ARN."""
+
+    name: str
+    arn: str
+
+
+class AwsSecretsStore(SecretStore):
+    """Every Secrets Manager secret whose name starts with ``prefix``, by relative path.
+
+    ``name`` and ``/name`` are one secret: listing accepts either spelling, writing uses
+    ``prefix + path`` and replaces the other spelling. Destination settings (``kms_key_id``,
+    ``tags``, ``recovery_window_days``, ``force_delete``) apply to writes and deletes.
+    """
+
+    def __init__(
+        self,
+        client: BaseClient,
+        *,
+        prefix: str = "",
+        kms_key_id: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        recovery_window_days: int | None = None,
+        force_delete: bool = False,
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.kms_key_id = kms_key_id
+        self.tags = dict(tags or {})
+        self.recovery_window_days = recovery_window_days
+        self.force_delete = force_delete
+        self.workers = max(1, workers)
+        self.description = f"aws-secretsmanager://{client.meta.region_name}/{prefix}"
+        self._base = _without_slash(prefix)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_secrets(self) -> dict[str, StoredSecret]:
+        entries = self._list_entries()
+        arns = [entry["ARN"] for entry, _ in entries.values()]
+        batches = [arns[i : i + BATCH_SIZE] for i in range(0, len(arns), BATCH_SIZE)]
+        values: dict[str, SecretValue] = {}
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for batch_values in pool.map(self._get_batch, batches):
+                values.update(batch_values)
+        secrets = {
+            rel: StoredSecret(
+                path=rel,
+                value=values[entry["ARN"]],
+                managed=managed,
+                version=AwsSecretRef(name=entry["Name"], arn=entry["ARN"]),
+            )
+            for rel, (entry, managed) in entries.items()
+            if entry["ARN"] in values
+        }
+        log.info("%s: %d secrets", self.description, len(secrets))
+        return secrets
+
+    def _list_entries(self) -> dict[str, tuple[dict[str, Any], bool]]:
+        """Current (not pending deletion) secrets under the prefix, one per relative path;
+        when both spellings exist the one named ``prefix + path`` wins."""
+        chosen: dict[str, tuple[dict[str, Any], bool]] = {}
+        for entry in self._paginate_list():
+            name = entry["Name"]
+            rel = self._relative(name)
+            if rel is None or entry.get("DeletedDate"):
+                continue
+            if rel in chosen and chosen[rel][0]["Name"] == self.prefix + rel:
+                continue
+            tags = {t["Key"]: t.get("Value") for t in entry.get("Tags") or []}
+            chosen[rel] = (entry, tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE)
+        return chosen
+
+    def _paginate_list(self) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"IncludePlannedDeletion": False}
+        if self._base:
+            kwargs["Filters"] = [{"Key": "name", "Values": [self._base, "/" + self._base]}]
+        pages = self.client.get_paginator("list_secrets").paginate(
+            **kwargs, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
+        )
+        try:
+            for page in pages:
+                yield from page.get("SecretList", [])
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, "ListSecrets", None) from None
+
+    def _relative(self, name: str) -> str | None:
+        bare = _without_slash(name)
+        if not bare.startswith(self._base) or len(bare) == len(self._base):
+            return None
+        return bare[len(self._base) :]
+
+    def _get_batch(self, arns: Sequence[str]) -> dict[str, SecretValue]:
+        try:
+            response = self.client.batch_get_secret_value(SecretIdList=list(arns))
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, "BatchGetSecretValue", None) from None
+        for error in response.get("Errors", []):
+            # Gone or scheduled for deletion since the listing: no longer current.
+            if error.get("ErrorCode") in (_NOT_FOUND, "InvalidRequestException"):
+                continue
+            name = self._relative(error.get("SecretId", "")) or error.get("SecretId")
+            raise StoreError(
+                f"{self.description} '{name}': BatchGetSecretValue: {error.get('ErrorCode')}"
+                f" ({error.get('Message', '')})"
+            )
+        return {
+            item["ARN"]: item["SecretBinary"]
+            if "SecretBinary" in item
+            else decode_string(item.get("SecretString", ""))
+            for item in response.get("SecretValues", [])
+        }
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        if isinstance(value, bytes):
+            return value
+        if not isinstance(value, str):
+            where = f"{self.description} '{path}'" if path else self.description
+            value = json.dumps(json_normalized(value, where), ensure_ascii=False)
+        return decode_string(value)
+
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+        name = self.prefix + change.path
+        payload = encode(self.to_stored(change.value, path=change.path))
+        current = change.current.version if change.current is not None else None
+        action = "PutSecretValue"
+        try:
+            if isinstance(current, AwsSecretRef) and current.name == name:
+                self.client.put_secret_value(SecretId=current.arn, **payload)
+                action = "TagResource"
+                self.client.tag_resource(SecretId=current.arn, Tags=self._tags(owner))
+                return
+            action = "CreateSecret"
+            self._create(name, payload, owner, change.path)
+            if isinstance(current, AwsSecretRef):  # the other spelling is replaced
+                action = "DeleteSecret"
+                self._delete_arn(current.arn)
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, action, change.path) from None
+
+    def _create(self, name: str, payload: dict[str, Any], owner: str | None, path: str) -> None:
+        """CreateSecret; a name pending deletion is restored, then given the new value."""
+        kwargs = {"Name": name, "Tags": self._tags(owner), **payload}
+        if self.kms_key_id:
+            kwargs["KmsKeyId"] = self.kms_key_id
+        try:
+            self.client.create_secret(**kwargs)
+            return
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("ResourceExistsException", "InvalidRequestException"):
+                raise
+            if not self.client.describe_secret(SecretId=name).get("DeletedDate"):
+                if code == "ResourceExistsException":
+                    raise ConflictError(
+                        f"{self.description} '{path}': created by someone else after it was "
+                        "read; not overwritten"
+                    ) from None
+                raise
+        self.client.restore_secret(SecretId=name)
+        self.client.put_secret_value(SecretId=name, **payload)
+        self.client.tag_resource(SecretId=name, Tags=self._tags(owner))
+        log.info("%s '%s': restored a secret that was pending deletion", self.description, path)
+
+    def _tags(self, owner: str | None) -> list[dict[str, str]]:
+        tags = {**self.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE}
+        if owner:
+            tags[TARGET_KEY] = owner
+        return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+    def delete(self, secret: StoredSecret) -> None:
+        ref = secret.version
+        try:
+            self._delete_arn(
+                ref.arn if isinstance(ref, AwsSecretRef) else self.prefix + secret.path
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, "DeleteSecret", secret.path) from None
+
+    def _delete_arn(self, secret_id: str) -> None:
+        if self.force_delete:
+            options: dict[str, Any] = {"ForceDeleteWithoutRecovery": True}
+        elif self.recovery_window_days:
+            options = {"RecoveryWindowInDays": self.recovery_window_days}
+        else:
+            options = {}  # the AWS default window (30 days)
+        try:
+            self.client.delete_secret(SecretId=secret_id, **options)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != _NOT_FOUND:
+                raise
+
+    def __repr__(self) -> str:
+        return f"AwsSecretsStore({self.description!r})"

@@ -1,0 +1,143 @@
+"""Authenticated clients built from Airflow connection ids, through the providers' hooks.
+
+Credentials never come from the pipeline YAML: a Vault client comes from ``VaultHook`` (any auth
+method the hashicorp provider supports, plus an optional ``namespace`` extra), boto3 clients
+from the amazon provider's hooks (the connection's credentials, ``endpoint_url``,
+``region_name``, ``config_kwargs`` and STS AssumeRole). Every failure becomes one
+:class:`~airflow_secretsync.errors.StoreError` naming the connection, never a traceback.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_secretsync.errors import StoreError, require_extra
+
+if TYPE_CHECKING:
+    import hvac
+    from botocore.client import BaseClient
+
+#: Botocore defaults: adaptive retries (client-side rate limiting and exponential backoff on
+#: throttling) and bounded connect time. ``config_kwargs`` in the connection extra win.
+AWS_CLIENT_DEFAULTS: dict[str, Any] = {
+    "retries": {"mode": "adaptive", "max_attempts": 5},
+    "connect_timeout": 10,
+    "read_timeout": 60,
+}
+#: The connection that may be absent: boto3's default credential chain is used instead.
+AWS_FALLBACK_CONN_ID = "aws_default"
+
+
+@dataclass
+class VaultConnection:
+    """One authenticated hvac client and what was learnt about its mounts (looked up once)."""
+
+    conn_id: str
+    url: str
+    client: hvac.Client
+    _kv_mounts: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def require_kv2(self, mount: str) -> None:
+        """Fail clearly unless ``mount`` is a KV version 2 engine; asks Vault once per mount."""
+        with self._lock:
+            if mount in self._kv_mounts:
+                return
+            from airflow_secretsync.stores.vault import vault_failure
+
+            try:
+                info = self.client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
+            except Exception as exc:
+                raise vault_failure(exc, f"vault://{mount}", self) from None
+            data = info.get("data") or {}
+            version = str((data.get("options") or {}).get("version", "1"))
+            if data.get("type") not in ("kv", "generic") or version != "2":
+                raise StoreError(
+                    f"vault://{mount} (connection '{self.conn_id}'): the mount is not a "
+                    f"KV version 2 secrets engine (type={data.get('type')!r}, version={version})"
+                )
+            self._kv_mounts.add(mount)
+
+    def close(self) -> None:
+        self.client.adapter.close()
+
+
+def vault_connection(conn_id: str) -> VaultConnection:
+    """Authenticate to Vault with the Airflow connection ``conn_id`` (token checked once).
+
+    The connection extra ``namespace`` selects a Vault Enterprise / OpenBao namespace.
+    """
+    require_extra("airflow.providers.hashicorp.hooks.vault", "Vault stores", "hashicorp")
+    import requests
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.providers.hashicorp.hooks.vault import VaultHook
+    from hvac.exceptions import Forbidden, Unauthorized, VaultError
+
+    where = f"Vault connection '{conn_id}'"
+    try:
+        extra = VaultHook.get_connection(conn_id).extra_dejson
+        namespace = extra.get("namespace")
+        hook = VaultHook(vault_conn_id=conn_id, **({"namespace": namespace} if namespace else {}))
+        url = hook.vault_client.url
+    except AirflowNotFoundException:
+        raise StoreError(f"{where} is not defined") from None
+    except VaultError as exc:
+        raise StoreError(f"{where} is invalid: {exc.args[0] if exc.args else exc}") from None
+    try:
+        client = hook.get_conn()
+        client.auth.token.lookup_self()
+    except requests.RequestException as exc:
+        raise StoreError(f"{where}: cannot reach Vault at {url} ({type(exc).__name__})") from None
+    except (Forbidden, Unauthorized):
+        raise StoreError(
+            f"{where}: Vault at {url} rejected the credentials (authentication failed)"
+        ) from None
+    except VaultError as exc:
+        raise StoreError(f"{where}: Vault at {url} answered {type(exc).__name__}") from None
+    return VaultConnection(conn_id=conn_id, url=url, client=client)
+
+
+def aws_client(
+    service: str, conn_id: str, *, region: str | None = None, role_arn: str | None = None
+) -> BaseClient:
+    """A boto3 client for ``service`` (``secretsmanager``, ``s3`` or ``sts``) from ``conn_id``.
+
+    ``region`` overrides the connection's ``region_name``; ``role_arn`` overrides the
+    connection's and is assumed through STS (the hook's refreshable credentials).
+    """
+    require_extra("airflow.providers.amazon.aws.hooks.base_aws", "AWS stores", "amazon")
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    where = f"AWS connection '{conn_id}'"
+    try:
+        SecretsManagerHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        if conn_id != AWS_FALLBACK_CONN_ID:
+            raise StoreError(f"{where} is not defined") from None
+    if service == "secretsmanager":
+        hook: AwsBaseHook = SecretsManagerHook(aws_conn_id=conn_id, region_name=region)
+    elif service == "s3":
+        hook = S3Hook(aws_conn_id=conn_id, region_name=region)
+    else:
+        hook = AwsBaseHook(aws_conn_id=conn_id, region_name=region, client_type=service)
+    try:
+        settings = hook.conn_config
+        defaults = Config(**AWS_CLIENT_DEFAULTS)
+        user_config = settings.botocore_config
+        settings.botocore_config = defaults.merge(user_config) if user_config else defaults
+        if role_arn:
+            settings.role_arn = role_arn
+            settings.assume_role_method = settings.assume_role_method or "assume_role"
+        return hook.get_conn()
+    except (BotoCoreError, ClientError) as exc:
+        detail = exc.response["Error"].get("Code") if isinstance(exc, ClientError) else exc
+        raise StoreError(f"{where}: cannot create a {service} client: {detail}") from None
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        raise StoreError(f"{where} is invalid: {exc}") from None

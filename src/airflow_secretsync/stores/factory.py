@@ -1,0 +1,174 @@
+"""Builds the stores of one pipeline from its config, sharing one client per connection."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from airflow_secretsync.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from airflow_secretsync.config.model import (
+        AwsDestination,
+        PipelineConfig,
+        TargetConfig,
+        VaultLocation,
+    )
+    from airflow_secretsync.stores.base import SecretStore
+    from airflow_secretsync.stores.connections import VaultConnection
+
+_AwsKey = tuple[str, str, str | None, str | None]  # service, connection id, region, role ARN
+
+
+class StoreFactory:
+    """Sources, destinations and merge stores of ``config``.
+
+    One authenticated client is created per Vault connection id and per AWS (service,
+    connection id, region, role ARN), lazily, and reused for the whole run; thread-safe.
+    Connection ids left unset fall back to ``config.connections``. Call :meth:`close` (or use
+    it as a context manager) when done.
+    """
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._vault: dict[str, VaultConnection] = {}
+        self._aws: dict[_AwsKey, Any] = {}
+        self._accounts: dict[_AwsKey, str] = {}
+
+    # -- stores ------------------------------------------------------------------------------
+
+    def source(self, name: str) -> SecretStore:
+        """The store of source ``name`` (a Vault path or an AWS prefix)."""
+        spec = self.config.sources.get(name)
+        if spec is None:
+            raise ConfigError(f"unknown source '{name}'")
+        if spec.vault is not None:
+            return self._vault_store(spec.vault, spec.vault.path)
+        from airflow_secretsync.stores.aws import AwsSecretsStore
+
+        loc = spec.aws
+        conn_id = loc.connection_id or self.config.connections.aws
+        client = self._aws_client("secretsmanager", conn_id, loc.region, loc.role_arn)
+        return AwsSecretsStore(client, prefix=loc.prefix)
+
+    def destination(self, target_name: str) -> SecretStore | None:
+        """The destination of ``target_name``, or None for a merge-only target."""
+        spec = self._target(target_name)
+        if spec.vault is not None:
+            return self._vault_store(spec.vault, spec.vault.path)
+        if spec.aws is not None:
+            return self._aws_destination(spec.aws)
+        return None
+
+    def merge_store(self, target_name: str) -> SecretStore:
+        """Where ``desired(target_name)`` is kept: ``<path>/<target>`` on the Vault mount, or
+        the S3 object ``<prefix><target>.json``."""
+        spec = self._target(target_name)
+        merge = self.config.merge_store
+        if merge is None:
+            raise ConfigError("merge_store is not configured (required when merge is enabled)")
+        if merge.vault is not None:
+            path = "/".join(p for p in (merge.vault.path.strip("/"), target_name) if p)
+            return self._vault_store(merge.vault, path)
+        from airflow_secretsync.stores.s3 import S3MergeStore
+
+        s3 = merge.s3
+        conn_id = s3.connection_id or self.config.connections.aws
+        return S3MergeStore(
+            self._aws_client("s3", conn_id, s3.region, None),
+            bucket=s3.bucket,
+            prefix=s3.prefix,
+            target=target_name,
+            kms_key_id=s3.kms_key_id,
+            inherits=spec.inherits,
+            imports=spec.imports,
+        )
+
+    def _target(self, name: str) -> TargetConfig:
+        spec = self.config.targets.get(name)
+        if spec is None:
+            raise ConfigError(f"unknown target '{name}'")
+        return spec
+
+    def _vault_store(self, loc: VaultLocation, path: str) -> SecretStore:
+        from airflow_secretsync.stores.vault import VaultStore
+
+        connection = self._vault_connection(loc.connection_id or self.config.connections.vault)
+        return VaultStore(connection, mount=loc.mount, path=path)
+
+    def _aws_destination(self, dest: AwsDestination) -> SecretStore:
+        from airflow_secretsync.stores.aws import AwsSecretsStore
+
+        conn_id = dest.connection_id or self.config.connections.aws
+        client = self._aws_client("secretsmanager", conn_id, dest.region, dest.role_arn)
+        store = AwsSecretsStore(
+            client,
+            prefix=dest.prefix,
+            kms_key_id=dest.kms_key_id,
+            tags=dest.tags,
+            recovery_window_days=dest.recovery_window_days,
+            force_delete=dest.force_delete,
+        )
+        if dest.account_id:
+            actual = self._account_id(conn_id, dest.region, dest.role_arn)
+            if actual != dest.account_id:
+                raise StoreError(
+                    f"{store.description}: connection '{conn_id}' reaches AWS account {actual}, "
+                    f"but the target expects account_id {dest.account_id}"
+                )
+        return store
+
+    # -- shared clients ----------------------------------------------------------------------
+
+    def _vault_connection(self, conn_id: str) -> VaultConnection:
+        from airflow_secretsync.stores.connections import vault_connection
+
+        with self._lock:
+            if conn_id not in self._vault:
+                self._vault[conn_id] = vault_connection(conn_id)
+            return self._vault[conn_id]
+
+    def _aws_client(
+        self, service: str, conn_id: str, region: str | None, role_arn: str | None
+    ) -> Any:
+        from airflow_secretsync.stores.connections import aws_client
+
+        key = (service, conn_id, region, role_arn)
+        with self._lock:
+            if key not in self._aws:
+                self._aws[key] = aws_client(service, conn_id, region=region, role_arn=role_arn)
+            return self._aws[key]
+
+    def _account_id(self, conn_id: str, region: str | None, role_arn: str | None) -> str:
+        """The AWS account the credentials belong to (STS GetCallerIdentity, once per key)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from airflow_secretsync.stores.aws import aws_failure
+
+        key = ("sts", conn_id, region, role_arn)
+        if key not in self._accounts:
+            try:
+                identity = self._aws_client(*key).get_caller_identity()
+            except (ClientError, BotoCoreError) as exc:
+                raise aws_failure(
+                    exc, f"AWS connection '{conn_id}'", "GetCallerIdentity", None
+                ) from None
+            self._accounts[key] = identity["Account"]
+        return self._accounts[key]
+
+    def close(self) -> None:
+        """Close every client created so far."""
+        with self._lock:
+            for connection in self._vault.values():
+                connection.close()
+            for client in self._aws.values():
+                client.close()
+            self._vault.clear()
+            self._aws.clear()
+
+    def __enter__(self) -> StoreFactory:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,205 @@
+"""The S3 merge store: ``desired(target)`` as one JSON object, plus a value-free manifest.
+
+``<prefix><target>.json`` holds ``{"format": 1, "target": ..., "merged_at": ...,
+"secrets": {path: value}, "binary": {path: base64}}`` and is written with one PUT (readers see
+the old or the new merge, never a mix). ``<prefix>manifest.json`` lists every target's object,
+secret count, inherits, imports and merge time; it is updated with conditional writes
+(``If-Match``), so targets merged in parallel never lose each other's entries. Objects are
+encrypted with SSE-KMS when ``kms_key_id`` is set, SSE-S3 (AES256) otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_secretsync.errors import StoreError
+from airflow_secretsync.stores.aws import aws_failure
+from airflow_secretsync.stores.base import (
+    SecretStore,
+    SecretValue,
+    SecretWrite,
+    StoredSecret,
+    json_normalized,
+)
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+log = logging.getLogger(__name__)
+
+OBJECT_FORMAT = 1
+MANIFEST_NAME = "manifest.json"
+MANIFEST_ATTEMPTS = 8
+_PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class S3MergeStore(SecretStore):
+    """One target's merged secrets in ``s3://bucket/<prefix><target>.json``.
+
+    ``inherits`` and ``imports`` are only recorded in the manifest. There is no per-secret
+    version: the merge store belongs to this tool and one pipeline never runs twice at once.
+    """
+
+    def __init__(
+        self,
+        client: BaseClient,
+        *,
+        bucket: str,
+        prefix: str,
+        target: str,
+        kms_key_id: str | None = None,
+        inherits: Sequence[str] = (),
+        imports: Sequence[str] = (),
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.target = target
+        self.kms_key_id = kms_key_id
+        self.inherits = list(inherits)
+        self.imports = list(imports)
+        self.key = f"{prefix}{target}.json"
+        self.manifest_key = f"{prefix}{MANIFEST_NAME}"
+        self.description = f"s3://{bucket}/{self.key}"
+        self._lock = threading.Lock()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_secrets(self) -> dict[str, StoredSecret]:
+        return {
+            path: StoredSecret(path=path, value=value, managed=True)
+            for path, value in self._read_secrets().items()
+        }
+
+    def _read_secrets(self) -> dict[str, SecretValue]:
+        document, _ = self._get_json(self.key)
+        if document is None:
+            return {}
+        try:
+            secrets = dict(document["secrets"])
+            secrets.update(
+                {path: base64.b64decode(text) for path, text in document["binary"].items()}
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
+            raise StoreError(f"{self.description}: not a merge store object") from None
+        return secrets
+
+    def _get_json(self, key: str) -> tuple[Any, str | None]:
+        """``(document, etag)``, or ``(None, None)`` when the object does not exist."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+            body = response["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None, None
+            raise aws_failure(exc, f"s3://{self.bucket}/{key}", "GetObject", None) from None
+        except BotoCoreError as exc:
+            raise aws_failure(exc, f"s3://{self.bucket}/{key}", "GetObject", None) from None
+        try:
+            return json.loads(body), response.get("ETag")
+        except ValueError:
+            raise StoreError(f"s3://{self.bucket}/{key}: not valid JSON") from None
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        if isinstance(value, bytes):
+            return value
+        return json_normalized(value, f"{self.description} '{path}'" if path else self.description)
+
+    def replace_all(self, secrets: Mapping[str, SecretValue], *, owner: str | None = None) -> None:
+        """Write the whole target object with one PUT, then record it in the manifest."""
+        with self._lock:
+            self._put_secrets(secrets)
+        self._update_manifest(len(secrets))
+        log.info("%s: wrote %d secrets", self.description, len(secrets))
+
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+        """Read-modify-write of the object (``replace_all`` is the efficient path)."""
+        with self._lock:
+            secrets = self._read_secrets()
+            secrets[change.path] = change.value
+            self._put_secrets(secrets)
+
+    def delete(self, secret: StoredSecret) -> None:
+        with self._lock:
+            secrets = self._read_secrets()
+            if secrets.pop(secret.path, None) is not None:
+                self._put_secrets(secrets)
+
+    def _put_secrets(self, secrets: Mapping[str, SecretValue]) -> None:
+        plain, binary = {}, {}
+        for path, value in secrets.items():
+            if isinstance(value, bytes):
+                binary[path] = base64.b64encode(value).decode("ascii")
+            else:
+                plain[path] = self.to_stored(value, path=path)
+        document = {
+            "format": OBJECT_FORMAT,
+            "target": self.target,
+            "merged_at": _now(),
+            "secrets": dict(sorted(plain.items())),
+            "binary": dict(sorted(binary.items())),
+        }
+        self._put(self.key, document)
+
+    def _put(self, key: str, document: Any, **conditions: str) -> bool:
+        """PUT ``document`` as JSON, encrypted; False when a condition (If-Match...) failed."""
+        encryption: dict[str, str] = {"ServerSideEncryption": "AES256"}
+        if self.kms_key_id:
+            encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(document, ensure_ascii=False, indent=1).encode(),
+                ContentType="application/json",
+                **encryption,
+                **conditions,
+            )
+        except ClientError as exc:
+            if conditions and exc.response.get("Error", {}).get("Code") in _PRECONDITION_CODES:
+                return False
+            raise aws_failure(exc, f"s3://{self.bucket}/{key}", "PutObject", None) from None
+        except BotoCoreError as exc:
+            raise aws_failure(exc, f"s3://{self.bucket}/{key}", "PutObject", None) from None
+        return True
+
+    def _update_manifest(self, count: int) -> None:
+        """Record this target in the manifest with optimistic concurrency (If-Match)."""
+        entry = {
+            "object": self.key,
+            "secrets": count,
+            "inherits": self.inherits,
+            "imports": self.imports,
+            "merged_at": _now(),
+        }
+        for _ in range(MANIFEST_ATTEMPTS):
+            manifest, etag = self._get_json(self.manifest_key)
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("targets"), dict):
+                manifest = {"format": OBJECT_FORMAT, "targets": {}}
+            manifest["targets"][self.target] = entry
+            manifest["updated_at"] = entry["merged_at"]
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            if self._put(self.manifest_key, manifest, **condition):
+                return
+        raise StoreError(
+            f"s3://{self.bucket}/{self.manifest_key}: changed concurrently "
+            f"{MANIFEST_ATTEMPTS} times in a row; giving up"
+        )
+
+    def __repr__(self) -> str:
+        return f"S3MergeStore({self.description!r})"

@@ -1,0 +1,231 @@
+"""HashiCorp Vault / OpenBao KV version 2 store.
+
+Values are JSON objects (dicts). A non-dict value is stored as ``{"value": <str>}`` (strings as
+is, other JSON values as their JSON text); ``bytes`` cannot be stored and raise a
+:class:`StoreError` naming the path. Ownership lives in the secret's ``custom_metadata``
+(``managed-by=airflow-secretsync``, ``secretsync-target=<target>``); writes are check-and-set
+against the version that was read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import requests
+from hvac import utils as hvac_utils
+from hvac.exceptions import (
+    Forbidden,
+    InvalidPath,
+    InvalidRequest,
+    RateLimitExceeded,
+    Unauthorized,
+    VaultDown,
+    VaultError,
+)
+
+from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.stores.base import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    TARGET_KEY,
+    SecretStore,
+    SecretValue,
+    SecretWrite,
+    StoredSecret,
+    json_normalized,
+)
+
+if TYPE_CHECKING:
+    from airflow_secretsync.stores.connections import VaultConnection
+
+log = logging.getLogger(__name__)
+
+#: Folders below the store path that are listed at most (a guard against runaway trees).
+MAX_DEPTH = 32
+#: Concurrent requests per store (KV v2 has no batch read).
+DEFAULT_WORKERS = 8
+
+
+def vault_failure(
+    exc: BaseException, location: str, conn: VaultConnection, path: str | None = None
+) -> StoreError:
+    """A value-free :class:`StoreError` for a failed Vault request."""
+    what = f"{location} '{path}'" if path else location
+    if isinstance(exc, requests.RequestException):
+        reason = f"cannot reach Vault ({type(exc).__name__})"
+    elif isinstance(exc, Forbidden):
+        reason = "permission denied (the token is invalid, expired or lacks a policy for this path)"
+    elif isinstance(exc, Unauthorized):
+        reason = "authentication failed"
+    elif isinstance(exc, VaultDown):
+        reason = "Vault is sealed or unavailable"
+    elif isinstance(exc, RateLimitExceeded):
+        reason = "rate limited by Vault"
+    elif isinstance(exc, VaultError):
+        reason = f"{type(exc).__name__}: {'; '.join(exc.errors or []) or 'no detail'}"
+    else:
+        reason = f"unexpected {type(exc).__name__}"
+    return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
+
+
+def check_segments(path: str, what: str) -> list[str]:
+    """The ``/``-separated segments of a relative path; ``..``, ``.``, empty or absolute
+    segments raise :class:`StoreError`."""
+    segments = path.split("/")
+    if path.startswith("/") or any(s in ("", ".", "..") for s in segments):
+        raise StoreError(f"{what}: invalid path '{path}' (empty, '.', '..' or absolute segment)")
+    return segments
+
+
+class VaultStore(SecretStore):
+    """Every KV v2 secret under ``path`` on ``mount``, recursively, keyed by relative path."""
+
+    def __init__(
+        self,
+        connection: VaultConnection,
+        *,
+        mount: str,
+        path: str = "",
+        workers: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.connection = connection
+        self.mount = mount.strip("/")
+        self.path = path.rstrip("/")
+        self.description = f"vault://{self.mount}/{self.path}".rstrip("/")
+        if self.path:
+            check_segments(self.path, self.description)
+        self.workers = max(1, workers)
+        self._kv = connection.client.secrets.kv.v2
+        # Current versions of soft-deleted secrets: re-creating one must check-and-set on it.
+        self._deleted_versions: dict[str, int] = {}
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def list_secrets(self) -> dict[str, StoredSecret]:
+        self.connection.require_kv2(self.mount)
+        self._deleted_versions.clear()
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            leaves = self._walk(pool)
+            secrets = [s for s in pool.map(self._read, leaves) if s is not None]
+        log.info("%s: %d secrets", self.description, len(secrets))
+        return {s.path: s for s in secrets}
+
+    def _walk(self, pool: ThreadPoolExecutor) -> list[str]:
+        """Breadth-first listing, one level at a time (each level listed concurrently)."""
+        leaves: list[str] = []
+        level = [""]
+        for depth in range(MAX_DEPTH + 1):
+            folders: list[str] = []
+            for folder, keys in zip(level, pool.map(self._list, level), strict=True):
+                for key in keys:
+                    check_segments(key.rstrip("/"), f"{self.description} '{folder}'")
+                    (folders if key.endswith("/") else leaves).append(folder + key)
+            if not folders:
+                return leaves
+            if depth == MAX_DEPTH:
+                break
+            level = folders
+        raise StoreError(f"{self.description}: folders nested deeper than {MAX_DEPTH} levels")
+
+    def _list(self, folder: str) -> list[str]:
+        try:
+            response = self._kv.list_secrets(path=self._full(folder), mount_point=self.mount)
+        except InvalidPath:
+            return []
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, folder or None) from None
+        return list(response["data"]["keys"])
+
+    def _read(self, relpath: str) -> StoredSecret | None:
+        try:
+            response = self._kv.read_secret_version(
+                path=self._full(relpath), mount_point=self.mount, raise_on_deleted_version=False
+            )
+        except InvalidPath:  # removed between list and read
+            return None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, relpath) from None
+        data = response["data"]
+        metadata = data.get("metadata") or {}
+        if data.get("data") is None:  # latest version soft-deleted or destroyed
+            self._deleted_versions[relpath] = int(metadata.get("version") or 0)
+            return None
+        custom = metadata.get("custom_metadata") or {}
+        return StoredSecret(
+            path=relpath,
+            value=data["data"],
+            managed=custom.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE,
+            version=int(metadata["version"]),
+        )
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        if isinstance(value, bytes):
+            where = f"{self.description} '{path}'" if path else self.description
+            raise StoreError(
+                f"{where}: a binary value cannot be stored in Vault KV v2 (JSON objects only)"
+            )
+        if isinstance(value, dict):
+            return json_normalized(value, f"{self.description} '{path}'")
+        return {"value": value if isinstance(value, str) else json.dumps(value)}
+
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+        check_segments(change.path, self.description)
+        data = self.to_stored(change.value, path=change.path)
+        full = self._full(change.path)
+        if change.current is not None:
+            cas = change.current.version
+        else:
+            cas = self._deleted_versions.get(change.path, 0)
+        try:
+            self._kv.create_or_update_secret(
+                path=full, secret=data, cas=cas, mount_point=self.mount
+            )
+        except InvalidRequest as exc:
+            if "check-and-set" in " ".join(exc.errors or []):
+                raise ConflictError(
+                    f"{self.description} '{change.path}': changed since it was read "
+                    f"(expected version {cas}); not overwritten"
+                ) from None
+            raise vault_failure(exc, self.description, self.connection, change.path) from None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, change.path) from None
+        self._mark_managed(change.path, owner)
+
+    def _mark_managed(self, relpath: str, owner: str | None) -> None:
+        """Merge ownership into ``custom_metadata`` (PATCH keeps the user's other keys)."""
+        custom = {MANAGED_BY_KEY: MANAGED_BY_VALUE}
+        if owner:
+            custom[TARGET_KEY] = owner
+        url = hvac_utils.format_url(
+            "/v1/{mount}/metadata/{path}", mount=self.mount, path=self._full(relpath)
+        )
+        try:
+            self.connection.client.adapter.request(
+                "PATCH",
+                url,
+                headers={"Content-Type": "application/merge-patch+json"},
+                json={"custom_metadata": custom},
+            )
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, relpath) from None
+
+    def delete(self, secret: StoredSecret) -> None:
+        try:
+            self._kv.delete_metadata_and_all_versions(
+                path=self._full(secret.path), mount_point=self.mount
+            )
+        except InvalidPath:
+            return
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, secret.path) from None
+
+    def _full(self, relpath: str) -> str:
+        return "/".join(p for p in (self.path, relpath) if p)
+
+    def __repr__(self) -> str:
+        return f"VaultStore({self.description!r})"
