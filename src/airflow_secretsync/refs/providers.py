@@ -1,0 +1,179 @@
+"""Secret providers: where a reference's key is looked up.
+
+Built in: ``env`` (process environment), ``awssecrets`` (AWS Secrets Manager through the amazon
+provider's ``SecretsManagerHook``) and ``vault`` (Vault / OpenBao KV v2 through ``VaultHook``).
+Others plug in through the ``airflow_secretsync.providers`` entry-point group.
+
+Providers return the secret as text (a JSON object as JSON text) or ``None`` when it does not
+exist; the resolver applies a reference's ``#/key`` path. They never log or raise values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from airflow_secretsync.errors import SecretReferenceError, require_extra
+
+DEFAULT_AWS_CONNECTION = "aws_default"
+DEFAULT_VAULT_CONNECTION = "vault_default"
+
+
+class SecretsProvider(ABC):
+    """A source of secrets, addressed as ``ref+<provider_name>://KEY``.
+
+    ``supported_params`` lists the reference query parameters :meth:`get_secret` accepts as
+    keyword arguments; the resolver rejects any other before calling it.
+    """
+
+    provider_name: ClassVar[str]
+    supported_params: ClassVar[frozenset[str]] = frozenset()
+
+    @abstractmethod
+    def get_secret(self, key: str, **params: str) -> str | None:
+        """The secret stored under ``key`` as text, or ``None`` when there is none."""
+
+
+class EnvSecretsProvider(SecretsProvider):
+    """Environment variables of the current process: ``ref+env://DB_PASSWORD``."""
+
+    provider_name = "env"
+
+    def get_secret(self, key: str, **params: str) -> str | None:
+        return os.environ.get(key)
+
+
+class _ClientCache:
+    """Thread-safe memo of clients by configuration, built on first use."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+        self._clients: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, *config: Any) -> Any:
+        with self._lock:
+            if config not in self._clients:
+                self._clients[config] = self._build(*config)
+            return self._clients[config]
+
+
+class AwsSecretsProvider(SecretsProvider):
+    """AWS Secrets Manager: ``ref+awssecrets://prod/db?region=eu-west-1#/password``.
+
+    Parameters: ``connection_id`` (an Airflow AWS connection), ``region``, and ``version_id``
+    (alias ``version``) or ``version_stage``. A binary secret must be UTF-8 text. A secret that
+    does not exist or is scheduled for deletion counts as missing.
+    """
+
+    provider_name = "awssecrets"
+    supported_params = frozenset(
+        {"connection_id", "region", "version", "version_id", "version_stage"}
+    )
+
+    def __init__(self, connection_id: str = DEFAULT_AWS_CONNECTION, region: str | None = None):
+        self.connection_id = connection_id
+        self.region = region
+        self._clients = _ClientCache(self._build_client)
+
+    @staticmethod
+    def _build_client(connection_id: str, region: str | None) -> Any:
+        require_extra(
+            "airflow.providers.amazon.aws.hooks.secrets_manager",
+            "The awssecrets secret provider",
+            "amazon",
+        )
+        from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
+
+        return SecretsManagerHook(aws_conn_id=connection_id, region_name=region).get_conn()
+
+    def client(self, connection_id: str | None = None, region: str | None = None) -> Any:
+        """The boto3 Secrets Manager client for a connection and region (memoised)."""
+        return self._clients.get(connection_id or self.connection_id, region or self.region)
+
+    def get_secret(self, key: str, **params: str) -> str | None:
+        client = self.client(params.get("connection_id"), params.get("region"))
+        from botocore.exceptions import ClientError
+
+        request = {"SecretId": key}
+        if version_id := params.get("version_id", params.get("version")):
+            request["VersionId"] = version_id
+        if stage := params.get("version_stage"):
+            request["VersionStage"] = stage
+        try:
+            response = client.get_secret_value(**request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            if error.get("Code") == "ResourceNotFoundException" or (
+                error.get("Code") == "InvalidRequestException"
+                and "deletion" in error.get("Message", "")
+            ):
+                return None
+            raise
+        if "SecretString" in response:
+            return response["SecretString"]
+        try:
+            return response["SecretBinary"].decode()
+        except UnicodeDecodeError:
+            raise SecretReferenceError(
+                f"AWS secret {key!r} is binary, not UTF-8 text; it cannot be used as a string"
+            ) from None
+
+
+class VaultSecretsProvider(SecretsProvider):
+    """Vault / OpenBao KV v2: ``ref+vault://MOUNT/PATH#/key``, e.g. ``ref+vault://secret/ci#/token``.
+
+    The first path segment is the KV v2 mount. The value is the secret's data as a JSON object.
+    Parameters: ``connection_id`` (an Airflow Vault connection), ``version`` (an integer).
+    A missing or deleted secret version counts as missing.
+    """
+
+    provider_name = "vault"
+    supported_params = frozenset({"connection_id", "version"})
+
+    def __init__(self, connection_id: str = DEFAULT_VAULT_CONNECTION):
+        self.connection_id = connection_id
+        self._clients = _ClientCache(self._build_client)
+
+    @staticmethod
+    def _build_client(connection_id: str) -> Any:
+        require_extra(
+            "airflow.providers.hashicorp.hooks.vault", "The vault secret provider", "hashicorp"
+        )
+        from airflow.providers.hashicorp.hooks.vault import VaultHook
+
+        return VaultHook(vault_conn_id=connection_id).get_conn()
+
+    def client(self, connection_id: str | None = None) -> Any:
+        """The authenticated hvac client for a connection (memoised)."""
+        return self._clients.get(connection_id or self.connection_id)
+
+    def get_secret(self, key: str, **params: str) -> str | None:
+        mount, _, path = key.strip("/").partition("/")
+        if not path:
+            raise SecretReferenceError(f"vault key {key!r} must be MOUNT/PATH, e.g. secret/app/db")
+        version = params.get("version")
+        if version is not None and not version.isdigit():
+            raise SecretReferenceError(f"vault key {key!r}: version must be a positive integer")
+        client = self.client(params.get("connection_id"))
+        from hvac.exceptions import InvalidPath
+
+        try:
+            response = client.secrets.kv.v2.read_secret_version(
+                path=path,
+                mount_point=mount,
+                version=int(version) if version else None,
+                raise_on_deleted_version=True,
+            )
+        except InvalidPath:
+            return None
+        return json.dumps(response["data"]["data"])
+
+
+BUILTIN_PROVIDERS: dict[str, type[SecretsProvider]] = {
+    cls.provider_name: cls for cls in (EnvSecretsProvider, AwsSecretsProvider, VaultSecretsProvider)
+}

@@ -1,0 +1,181 @@
+"""Route references to providers and apply their ``#/key`` path: :class:`SecretsResolver`."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+
+from airflow_secretsync.errors import SecretReferenceError, SecretSyncError
+from airflow_secretsync.refs.providers import BUILTIN_PROVIDERS, SecretsProvider
+from airflow_secretsync.refs.reference import PROVIDER_NAME, SecretReference, parse_reference
+
+log = logging.getLogger(__name__)
+
+#: Third-party providers register here: ``name = "package.module:ProviderClass"``.
+ENTRY_POINT_GROUP = "airflow_secretsync.providers"
+
+
+@dataclass(frozen=True)
+class SecretResult:
+    """The outcome of resolving one reference; ``value`` is ``None`` when nothing was found."""
+
+    reference: SecretReference
+    value: str | None = field(default=None, repr=False)
+
+    @property
+    def found(self) -> bool:
+        return self.value is not None
+
+    def __repr__(self) -> str:  # never the value
+        return f"SecretResult(reference={self.reference.render()!r}, found={self.found})"
+
+
+def describe_error(exc: BaseException) -> str:
+    """Describe ``exc`` without risking a secret value: its type, plus an AWS error code.
+
+    Messages are kept only where their content is known: this package's own errors, import
+    errors and Airflow's "connection not defined".
+    """
+    name = type(exc).__name__
+    if isinstance(exc, SecretSyncError):
+        return str(exc)
+    if isinstance(exc, ImportError) or name == "AirflowNotFoundException":
+        return f"{name}: {exc}"
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return f"{name} ({code})" if code else name
+
+
+def is_access_denied(exc: BaseException) -> bool:
+    """Whether ``exc`` is Airflow's authoritative "access denied", which must never be skipped."""
+    from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+
+    return isinstance(exc, AirflowSecretsBackendAccessDenied)
+
+
+class SecretsResolver:
+    """Providers by name; :meth:`resolve` turns a reference into a :class:`SecretResult`."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, SecretsProvider] = {}
+        self._unavailable: dict[str, str] = {}
+
+    @classmethod
+    def default(cls) -> SecretsResolver:
+        """A resolver with the built-in providers and every entry-point provider that loads.
+
+        An entry point that fails to load is logged and remembered: resolving its name then
+        raises an error saying why. Entry points cannot replace a built-in provider.
+        """
+        resolver = cls()
+        for provider_cls in BUILTIN_PROVIDERS.values():
+            resolver.register(provider_cls())
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            builtin = BUILTIN_PROVIDERS.get(ep.name)
+            if builtin is not None:
+                if ep.value != f"{builtin.__module__}:{builtin.__name__}":
+                    log.warning("Ignoring secret provider entry point %s: built-in name", ep.value)
+                continue
+            try:
+                resolver.register(ep.load()(), name=ep.name)
+            except Exception as exc:
+                reason = f"entry point {ep.value!r} failed to load: {describe_error(exc)}"
+                log.warning("Secret provider %r unavailable: %s", ep.name, reason)
+                resolver._unavailable[ep.name] = reason
+        return resolver
+
+    def register(self, provider: SecretsProvider, name: str | None = None) -> SecretsProvider:
+        """Route references to ``provider`` under ``name`` (default ``provider.provider_name``)."""
+        name = name or getattr(provider, "provider_name", "")
+        if not PROVIDER_NAME.fullmatch(name or ""):
+            raise SecretReferenceError(
+                f"invalid secret provider name {name!r}: "
+                "use lower-case letters, digits, '-' and '_', starting with a letter"
+            )
+        if not callable(getattr(provider, "get_secret", None)):
+            raise SecretReferenceError(f"secret provider {name!r} has no get_secret(key) method")
+        self._providers[name] = provider
+        self._unavailable.pop(name, None)
+        return provider
+
+    @property
+    def names(self) -> list[str]:
+        """Registered provider names, sorted."""
+        return sorted(self._providers)
+
+    def provider(self, name: str) -> SecretsProvider:
+        """The provider registered as ``name``; a clear error when there is none."""
+        if name in self._providers:
+            return self._providers[name]
+        if name in self._unavailable:
+            raise SecretReferenceError(f"secret provider {name!r}: {self._unavailable[name]}")
+        close = difflib.get_close_matches(name, self.names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(self.names) or "none"
+        raise SecretReferenceError(f"unknown secret provider {name!r}{hint}; known: {known}")
+
+    def check(self, name: str, params: Iterable[str] = ()) -> SecretsProvider:
+        """The provider ``name``, after checking it exists and supports parameters ``params``."""
+        provider = self.provider(name)
+        supported = getattr(provider, "supported_params", frozenset())
+        unsupported = sorted(set(params) - supported)
+        if unsupported:
+            raise SecretReferenceError(
+                f"provider {name!r} does not support parameter(s) {', '.join(unsupported)} "
+                f"(supported: {', '.join(sorted(supported)) or 'none'})"
+            )
+        return provider
+
+    def resolve(self, ref: SecretReference | str) -> SecretResult:
+        """Look ``ref`` up; a missing secret or ``#/key`` gives a result with ``found == False``.
+
+        Provider failures raise :class:`SecretReferenceError` naming the reference, never the
+        value (Airflow's ``AirflowSecretsBackendAccessDenied`` and missing extras pass through).
+        """
+        if isinstance(ref, str):
+            ref = parse_reference(ref)
+        try:
+            provider = self.check(ref.provider, ref.params)
+        except SecretReferenceError as exc:
+            raise SecretReferenceError(f"{ref.render()!r}: {exc}") from None
+        try:
+            raw = provider.get_secret(ref.key, **ref.params)
+        except SecretSyncError:
+            raise
+        except Exception as exc:
+            if is_access_denied(exc):
+                raise
+            raise SecretReferenceError(
+                f"cannot resolve {ref.render()!r}: {describe_error(exc)}"
+            ) from None
+        return SecretResult(ref, None if raw is None else select(ref, raw))
+
+
+def select(ref: SecretReference, raw: str) -> str | None:
+    """Apply ``ref.fragment`` to a provider's text: the selected JSON node as text, or ``None``.
+
+    A missing key (or a JSON ``null``) gives ``None``; a string node is returned as is, any
+    other node as compact JSON.
+    """
+    if not ref.fragment:
+        return raw
+    try:
+        node = json.loads(raw)
+    except ValueError:
+        raise SecretReferenceError(
+            f"{ref.render()!r}: the secret is not JSON, so the '#' path cannot be applied"
+        ) from None
+    for part in ref.fragment:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    if node is None or isinstance(node, str):
+        return node
+    return json.dumps(node, separators=(",", ":"))
