@@ -5,20 +5,22 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from airflow_secretsync.refs.reference import SecretReference, parse_reference
-from airflow_secretsync.refs.resolver import SecretResult, SecretsResolver
+from airflow_secretsync.refs.resolver import SecretResult, SecretsResolver, select
 
 DEFAULT_TTL_SECONDS = 300.0
 DEFAULT_MISS_TTL_SECONDS = 60.0
 
 
 class SecretsCache:
-    """Remember resolved references for ``ttl_seconds``, misses for ``miss_ttl_seconds``.
+    """Remember provider answers for ``ttl_seconds``, "nothing there" for ``miss_ttl_seconds``.
 
-    Concurrent look-ups of one reference cost one provider call: the others wait for it.
-    Errors are not cached. A TTL of 0 disables caching of that kind of result. ``clock``
-    (seconds, monotonic) is injectable for tests.
+    Entries are per secret (provider, key and parameters): references that differ only in
+    their ``#/key`` path share one look-up. Concurrent look-ups of one secret cost one provider
+    call: the others wait for it. Errors are not cached. A TTL of 0 disables caching of that
+    kind of result. ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
     def __init__(
@@ -35,40 +37,45 @@ class SecretsCache:
         self.ttl_seconds = ttl_seconds
         self.miss_ttl_seconds = miss_ttl_seconds
         self._clock = clock
-        self._entries: dict[SecretReference, tuple[float, SecretResult]] = {}
+        self._entries: dict[SecretReference, tuple[float, str | None]] = {}
         self._key_locks: dict[SecretReference, threading.Lock] = {}
         self._lock = threading.Lock()
         self._generation = 0
 
-    def _fresh(self, ref: SecretReference) -> SecretResult | None:
-        """The cached result if still fresh (an expired one is dropped); hold ``_lock``."""
-        entry = self._entries.get(ref)
+    def _cached(self, location: SecretReference) -> tuple[bool, str | None]:
+        """``(True, raw)`` if ``location`` is cached and fresh (expired: dropped); hold _lock."""
+        entry = self._entries.get(location)
         if entry is None:
-            return None
+            return False, None
         if self._clock() < entry[0]:
-            return entry[1]
-        del self._entries[ref]
-        return None
+            return True, entry[1]
+        del self._entries[location]
+        return False, None
 
     def resolve(self, ref: SecretReference | str) -> SecretResult:
-        """The cached result for ``ref``, or a new look-up through the resolver."""
+        """Like :meth:`SecretsResolver.resolve`, served from the cache while fresh."""
         if isinstance(ref, str):
             ref = parse_reference(ref)
+        return SecretResult(ref, select(ref, self._fetch(replace(ref, fragment=()))))
+
+    def _fetch(self, location: SecretReference) -> str | None:
         with self._lock:
-            if (hit := self._fresh(ref)) is not None:
-                return hit
-            key_lock = self._key_locks.setdefault(ref, threading.Lock())
+            hit, raw = self._cached(location)
+            if hit:
+                return raw
+            key_lock = self._key_locks.setdefault(location, threading.Lock())
         with key_lock:
             with self._lock:
-                if (hit := self._fresh(ref)) is not None:
-                    return hit
+                hit, raw = self._cached(location)
+                if hit:
+                    return raw
                 generation = self._generation
-            result = self.resolver.resolve(ref)
-            ttl = self.ttl_seconds if result.found else self.miss_ttl_seconds
+            raw = self.resolver.fetch(location)
+            ttl = self.miss_ttl_seconds if raw is None else self.ttl_seconds
             with self._lock:
                 if ttl > 0 and generation == self._generation:
-                    self._entries[ref] = (self._clock() + ttl, result)
-            return result
+                    self._entries[location] = (self._clock() + ttl, raw)
+            return raw
 
     def clear(self) -> None:
         """Forget everything (look-ups in flight are not stored either)."""

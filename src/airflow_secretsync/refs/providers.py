@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from airflow_secretsync.errors import SecretReferenceError, require_extra
 
 DEFAULT_AWS_CONNECTION = "aws_default"
 DEFAULT_VAULT_CONNECTION = "vault_default"
+# AWS says "marked for deletion", moto "marked deleted".
+_PENDING_DELETION = re.compile(r"marked (for )?delet")
 
 
 class SecretsProvider(ABC):
@@ -108,9 +111,9 @@ class AwsSecretsProvider(SecretsProvider):
             response = client.get_secret_value(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            if error.get("Code") == "ResourceNotFoundException" or (
-                error.get("Code") == "InvalidRequestException"
-                and "deletion" in error.get("Message", "")
+            code, message = error.get("Code"), error.get("Message", "")
+            if code == "ResourceNotFoundException" or (
+                code == "InvalidRequestException" and _PENDING_DELETION.search(message)
             ):
                 return None
             raise

@@ -47,7 +47,7 @@ def describe_error(exc: BaseException) -> str:
         return f"{name}: {exc}"
     response = getattr(exc, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return f"{name} ({code})" if code else name
+    return f"{name} ({code})" if code and code != name else name
 
 
 def is_access_denied(exc: BaseException) -> bool:
@@ -138,12 +138,16 @@ class SecretsResolver:
         """
         if isinstance(ref, str):
             ref = parse_reference(ref)
+        return SecretResult(ref, select(ref, self.fetch(ref)))
+
+    def fetch(self, ref: SecretReference) -> str | None:
+        """The provider's text for ``ref`` (its ``#/key`` path not applied), or ``None``."""
         try:
             provider = self.check(ref.provider, ref.params)
         except SecretReferenceError as exc:
             raise SecretReferenceError(f"{ref.render()!r}: {exc}") from None
         try:
-            raw = provider.get_secret(ref.key, **ref.params)
+            return provider.get_secret(ref.key, **ref.params)
         except SecretSyncError:
             raise
         except Exception as exc:
@@ -152,16 +156,15 @@ class SecretsResolver:
             raise SecretReferenceError(
                 f"cannot resolve {ref.render()!r}: {describe_error(exc)}"
             ) from None
-        return SecretResult(ref, None if raw is None else select(ref, raw))
 
 
-def select(ref: SecretReference, raw: str) -> str | None:
+def select(ref: SecretReference, raw: str | None) -> str | None:
     """Apply ``ref.fragment`` to a provider's text: the selected JSON node as text, or ``None``.
 
-    A missing key (or a JSON ``null``) gives ``None``; a string node is returned as is, any
-    other node as compact JSON.
+    A missing secret, a missing key or a JSON ``null`` give ``None``; a string node is returned
+    as is, any other node as compact JSON.
     """
-    if not ref.fragment:
+    if raw is None or not ref.fragment:
         return raw
     try:
         node = json.loads(raw)
