@@ -211,7 +211,11 @@ def _task_step_secrets(
     step_secrets: dict[str, Any], targets: dict[str, dict[str, Any]]
 ) -> Iterator[Problem]:
     """Top-level ``step_secrets`` are keyed by generated task id: merge.T, sync.T, report."""
-    synced = {name for name, body in targets.items() if body.get("aws") or body.get("vault")}
+    synced = {
+        name
+        for name, body in targets.items()
+        if body.get("aws") is not None or body.get("vault") is not None
+    }
     task_ids = ["report", *(f"merge.{n}" for n in targets), *(f"sync.{n}" for n in synced)]
     for task_id, secrets in step_secrets.items():
         loc: Loc = ("step_secrets", task_id)
