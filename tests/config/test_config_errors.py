@@ -121,6 +121,12 @@ def only_error(text: str) -> str:
             id="two-destinations",
         ),
         pytest.param(
+            "  Staging: {step_secrets: {TOKEN: 'ref+vault://secret/ci#'}}\n",
+            "p.yaml:8:35: targets.Staging.step_secrets.TOKEN: malformed secret reference "
+            "'ref+vault://secret/ci#': empty key in the '#' path (write #/key or #/a/b)",
+            id="malformed-reference",
+        ),
+        pytest.param(
             "  Base: [legacy]\n",
             "p.yaml:8:3: targets.Base: duplicate key 'Base'",
             id="duplicate-key",

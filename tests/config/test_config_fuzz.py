@@ -35,7 +35,9 @@ SCALARS = st.one_of(
     st.floats(allow_nan=True),
     st.text(max_size=12),
     st.sampled_from(NAMES),
-    st.sampled_from(["ref+vault://a/b#/k", "ref+x://", "(", "0 * * * *", "123456789012", ""]),
+    st.sampled_from(
+        ["ref+vault://a/b#/k", "ref+x://", "ref+env://A?b&c=#/", "(", "0 * * * *", "1234567890"]
+    ),
 )
 VALUES = st.recursive(
     SCALARS,

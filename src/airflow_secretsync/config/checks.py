@@ -13,16 +13,11 @@ from typing import Any
 from airflow_secretsync.config.graph import graph_problems
 from airflow_secretsync.config.model import TASK_ID_SAFE
 from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
+from airflow_secretsync.errors import SecretReferenceError
 
 MAX_TARGET_NAME = 200  # leaves room for the task group prefixes within Airflow's 250
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DAG_ID = re.compile(r"^[\w.-]{1,250}$")  # Airflow's rule for DAG ids
-# ref+BACKEND://PATH[?PARAMS][#/KEY] (vals-compatible; SPEC §8)
-REFERENCE = re.compile(
-    r"^ref\+(?P<backend>[a-z][a-z0-9_-]*)://(?P<path>[^?#]+)"
-    r"(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.+))?$"
-)
-REFERENCE_FORM = "ref+BACKEND://PATH[?PARAMS][#/KEY]"
 _TARGET_NAME = re.compile(TASK_ID_SAFE)
 _SPECIAL_SCHEDULES = {"@once", "@continuous"}
 _CRON_PRESETS = {  # as Airflow expands them
@@ -188,22 +183,19 @@ def _env_references(secrets: dict[str, Any], loc: Loc) -> Iterator[Problem]:
                 at_key=True,
             )
         if isinstance(reference, str):
-            problem = reference_problem(reference)
+            problem = _reference_problem(reference)
             if problem:
                 yield Problem((*loc, env_name), problem)
 
 
-def reference_problem(reference: str) -> str | None:
-    """Why ``reference`` is not a valid secret reference, or None. Never quotes the value:
-    a string that is not a reference may well be a secret pasted by mistake."""
-    match = REFERENCE.match(reference)
-    if not match:
-        return f"not a secret reference (expected {REFERENCE_FORM}); store the value, refer to it"
-    query = match["query"]
-    if query is not None and not all(
-        "=" in part and part.split("=", 1)[0] for part in query.split("&")
-    ):
-        return f"malformed ?PARAMS in a secret reference (expected {REFERENCE_FORM}, key=value&...)"
+def _reference_problem(reference: str) -> str | None:
+    """Why ``reference`` does not parse, or None (the message never shows a non-reference)."""
+    from airflow_secretsync.refs.reference import parse_reference  # only configs that need it
+
+    try:
+        parse_reference(reference)
+    except SecretReferenceError as exc:
+        return str(exc)
     return None
 
 
