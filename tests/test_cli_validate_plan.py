@@ -1,0 +1,185 @@
+"""`secretsync validate` and `secretsync plan`: exit codes, every error, no network."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_secretsync.cli import main
+from tests.helpers import write_config
+
+CANARY = "CANARY-cli-7c1d"
+
+VALID = """\
+version: 1
+merge_store: {vault: {path: merged}}
+sources:
+  team-a: {vault: {path: team-a}}
+  legacy: {aws: {prefix: legacy/}}
+targets:
+  Base: [team-a]
+  Staging:
+    inherits: Base
+    imports: [legacy]
+    aws: {region: us-east-1, account_id: "123456789012", prefix: staging/}
+  Production:
+    inherits: Staging
+    vault: {mount: secret, path: prod, connection_id: vault_prod}
+"""
+
+BROKEN = f"""\
+version: 1
+merge_store: {{vault: {{}}}}
+sources:
+  team-a: {{vault: {{path: team-a}}}}
+targets:
+  Staging: {{imports: [team-b], improts: []}}
+  Production:
+    inherits: Production
+    step_secrets: {{TOKEN: {CANARY}}}
+"""
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to resolve or connect fails loudly."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_validate_valid_config_prints_one_line(tmp_path, capsys, no_network) -> None:
+    path = write_config(tmp_path, VALID)
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0
+    assert out == (f"{path}: valid: 2 sources, 3 targets (2 with a destination), 3 merge levels\n")
+    assert err == ""
+
+
+def test_validate_reports_every_error_and_exits_2(tmp_path, capsys) -> None:
+    path = write_config(tmp_path, BROKEN)
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        f"error: {path}:6:23: targets.Staging.imports[0]: unknown source or target 'team-b' "
+        "(did you mean 'team-a'?)",
+        f"error: {path}:6:32: targets.Staging.improts: unknown key 'improts' "
+        "(did you mean 'imports'?)",
+        f"error: {path}:8:15: targets.Production.inherits[0]: inheritance cycle: "
+        "Production -> Production (self-reference)",
+        f"error: {path}:9:27: targets.Production.step_secrets.TOKEN: expected a secret "
+        "reference ref+BACKEND://PATH[?PARAMS][#/KEY], got a value that is not one "
+        "(not shown: it may be a secret)",
+        "4 errors found",
+    ]
+    assert CANARY not in err
+
+
+def test_validate_missing_file(tmp_path, capsys) -> None:
+    code, _, err = run(capsys, "validate", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml: cannot read the config file: No such file or directory" in err
+    assert "Traceback" not in err
+
+
+def test_plan_human(tmp_path, capsys, no_network) -> None:
+    path = write_config(tmp_path, VALID)
+    code, out, err = run(capsys, "plan", str(path))
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"Plan for {path} (DAG secretsync_pipeline)",
+        "Merge levels (3):",
+        "  1. Base",
+        "  2. Staging",
+        "  3. Production",
+        "Sync targets (2):",
+        "  Staging     -> aws us-east-1 account 123456789012 prefix 'staging/' "
+        "(connection aws_default)",
+        "  Production  -> vault secret/prod (connection vault_prod)",
+    ]
+
+
+def test_plan_selected_targets_with_ancestors(tmp_path, capsys, no_network) -> None:
+    path = write_config(tmp_path, VALID)
+    code, out, _ = run(capsys, "plan", str(path), "--targets", "Staging")
+    assert code == 0
+    assert "Selected: Staging\nMerged as ancestors: Base\nMerge levels (2):" in out
+    assert "Production" not in out
+
+
+def test_plan_json(tmp_path, capsys, no_network) -> None:
+    path = write_config(tmp_path, VALID)
+    code, out, _ = run(capsys, "plan", str(path), "--targets", "Production", "--output", "json")
+    assert code == 0
+    assert json.loads(out) == {
+        "config": str(path),
+        "dag_id": "secretsync_pipeline",
+        "dry_run": False,
+        "merge_enabled": True,
+        "sync_enabled": True,
+        "requested": ["Production"],
+        "selected": ["Base", "Staging", "Production"],
+        "merge_levels": [["Base"], ["Staging"], ["Production"]],
+        "sync_targets": [
+            {
+                "target": "Production",
+                "destination": {
+                    "type": "vault",
+                    "mount": "secret",
+                    "path": "prod",
+                    "connection_id": "vault_prod",
+                },
+            }
+        ],
+    }
+
+
+def test_plan_unknown_target_suggests(tmp_path, capsys) -> None:
+    path = write_config(tmp_path, VALID)
+    code, out, err = run(capsys, "plan", str(path), "--targets", "Stagin,Base")
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == [
+        "error: unknown target 'Stagin' (did you mean 'Staging'?)",
+        "1 error found",
+    ]
+
+
+def test_plan_of_a_broken_config_lists_its_errors(tmp_path, capsys) -> None:
+    path = write_config(tmp_path, BROKEN)
+    code, _, err = run(capsys, "plan", str(path))
+    assert code == 2
+    assert err.splitlines()[-1] == "4 errors found"
+
+
+def test_plan_shows_disabled_phases(tmp_path, capsys) -> None:
+    text = VALID.replace("version: 1\n", "version: 1\npipeline: {sync: {enabled: false}}\n")
+    path = write_config(tmp_path, text)
+    _, out, _ = run(capsys, "plan", str(path))
+    assert "Sync targets (2) - disabled in config:" in out
+
+
+def test_console_script(tmp_path) -> None:
+    path = write_config(tmp_path, VALID)
+    script = Path(sys.executable).with_name("secretsync")
+    done = subprocess.run(
+        [str(script), "validate", str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "valid: 2 sources" in done.stdout
