@@ -223,7 +223,11 @@ class AwsSecretsStore(SecretStore):
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
         name = self.prefix + change.path
-        payload = encode(self.to_stored(change.value, path=change.path))
+        value = change.value
+        # Strings and bytes are written exactly as given; other values as JSON text.
+        payload = encode(
+            value if isinstance(value, str | bytes) else self.to_stored(value, path=change.path)
+        )
         current = change.current.version if change.current is not None else None
         action = "PutSecretValue"
         try:

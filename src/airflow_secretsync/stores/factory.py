@@ -1,4 +1,9 @@
-"""Builds the stores of one pipeline from its config, sharing one client per connection."""
+"""Builds the stores of one pipeline from its config, sharing one client per connection.
+
+Store modules are imported only after their client was built: a missing provider extra is
+reported by :func:`~airflow_secretsync.errors.require_extra` before ``hvac`` or ``botocore``
+are imported.
+"""
 
 from __future__ import annotations
 
@@ -45,11 +50,11 @@ class StoreFactory:
             raise ConfigError(f"unknown source '{name}'")
         if spec.vault is not None:
             return self._vault_store(spec.vault, spec.vault.path)
-        from airflow_secretsync.stores.aws import AwsSecretsStore
-
         loc = spec.aws
         conn_id = loc.connection_id or self.config.connections.aws
         client = self._aws_client("secretsmanager", conn_id, loc.region, loc.role_arn)
+        from airflow_secretsync.stores.aws import AwsSecretsStore
+
         return AwsSecretsStore(client, prefix=loc.prefix)
 
     def destination(self, target_name: str) -> SecretStore | None:
@@ -71,12 +76,13 @@ class StoreFactory:
         if merge.vault is not None:
             path = "/".join(p for p in (merge.vault.path.strip("/"), target_name) if p)
             return self._vault_store(merge.vault, path)
-        from airflow_secretsync.stores.s3 import S3MergeStore
-
         s3 = merge.s3
         conn_id = s3.connection_id or self.config.connections.aws
+        client = self._aws_client("s3", conn_id, s3.region, None)
+        from airflow_secretsync.stores.s3 import S3MergeStore
+
         return S3MergeStore(
-            self._aws_client("s3", conn_id, s3.region, None),
+            client,
             bucket=s3.bucket,
             prefix=s3.prefix,
             target=target_name,
@@ -92,16 +98,16 @@ class StoreFactory:
         return spec
 
     def _vault_store(self, loc: VaultLocation, path: str) -> SecretStore:
+        connection = self._vault_connection(loc.connection_id or self.config.connections.vault)
         from airflow_secretsync.stores.vault import VaultStore
 
-        connection = self._vault_connection(loc.connection_id or self.config.connections.vault)
         return VaultStore(connection, mount=loc.mount, path=path)
 
     def _aws_destination(self, dest: AwsDestination) -> SecretStore:
-        from airflow_secretsync.stores.aws import AwsSecretsStore
-
         conn_id = dest.connection_id or self.config.connections.aws
         client = self._aws_client("secretsmanager", conn_id, dest.region, dest.role_arn)
+        from airflow_secretsync.stores.aws import AwsSecretsStore
+
         store = AwsSecretsStore(
             client,
             prefix=dest.prefix,

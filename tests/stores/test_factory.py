@@ -1,0 +1,101 @@
+"""StoreFactory: which store each config block gives, shared clients, clear set-up errors."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from airflow_secretsync.errors import ConfigError, MissingExtraError, StoreError
+from airflow_secretsync.stores.aws import AwsSecretsStore
+from airflow_secretsync.stores.s3 import S3MergeStore
+from airflow_secretsync.stores.vault import VaultStore
+
+SECTIONS = {
+    "sources": {
+        "team-a": {"vault": {"mount": "secret", "path": "team-a"}},
+        "legacy": {"aws": {"prefix": "legacy/", "region": "eu-west-1"}},
+    },
+    "targets": {
+        "Base": ["team-a"],
+        "Staging": {"inherits": "Base", "aws": {"region": "us-east-1", "prefix": "stg/"}},
+        "Production": {"inherits": "Staging", "vault": {"mount": "secret", "path": "prod"}},
+    },
+}
+
+
+def test_each_block_gives_its_store(factory) -> None:
+    made = factory(**SECTIONS, merge_store={"s3": {"bucket": "merge-bucket"}})
+
+    team_a, legacy = made.source("team-a"), made.source("legacy")
+    staging, production = made.destination("Staging"), made.destination("Production")
+    merged = made.merge_store("Staging")
+
+    assert isinstance(team_a, VaultStore)
+    assert team_a.description == "vault://secret/team-a"
+    assert isinstance(legacy, AwsSecretsStore)
+    assert legacy.description == "aws-secretsmanager://eu-west-1/legacy/"
+    assert isinstance(staging, AwsSecretsStore)
+    assert staging.description == "aws-secretsmanager://us-east-1/stg/"
+    assert isinstance(production, VaultStore)
+    assert production.description == "vault://secret/prod"
+    assert made.destination("Base") is None
+    assert isinstance(merged, S3MergeStore)
+    assert merged.description == "s3://merge-bucket/secretsync/merged/Staging.json"
+
+
+def test_clients_are_shared_per_connection_region_and_role(factory) -> None:
+    made = factory(**SECTIONS)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        vault_stores = list(pool.map(lambda _: made.source("team-a"), range(8)))
+        aws_stores = list(pool.map(lambda _: made.destination("Staging"), range(8)))
+
+    assert len({id(s.connection) for s in vault_stores}) == 1
+    assert made.destination("Production").connection is vault_stores[0].connection
+    assert len({id(s.client) for s in aws_stores}) == 1
+    assert made.source("legacy").client is not aws_stores[0].client  # another region
+
+
+def test_unset_connection_ids_fall_back_to_the_config_defaults(factory, airflow_conn) -> None:
+    airflow_conn("vault_other", conn_type="vault", host="127.0.0.1", port=1, password="x")
+    made = factory(**SECTIONS, connections={"vault": "vault_other"})
+    with pytest.raises(StoreError, match="Vault connection 'vault_other': cannot reach Vault"):
+        made.source("team-a")
+
+
+def test_unknown_names_and_missing_merge_store_are_config_errors(factory) -> None:
+    made = factory(**SECTIONS)
+    with pytest.raises(ConfigError, match="unknown source 'nope'"):
+        made.source("nope")
+    with pytest.raises(ConfigError, match="unknown target 'nope'"):
+        made.destination("nope")
+    with pytest.raises(ConfigError, match="merge_store is not configured"):
+        made.merge_store("Base")
+
+
+def test_undefined_vault_connection_is_one_clear_error(factory) -> None:
+    made = factory(sources={"s": {"vault": {"path": "x", "connection_id": "vault_missing"}}})
+    with pytest.raises(StoreError, match=r"^Vault connection 'vault_missing' is not defined$"):
+        made.source("s")
+
+
+@pytest.mark.parametrize(
+    ("module", "build", "extra"),
+    [
+        ("airflow.providers.hashicorp.hooks.vault", lambda f: f.source("team-a"), "hashicorp"),
+        ("airflow.providers.amazon.aws.hooks.base_aws", lambda f: f.source("legacy"), "amazon"),
+    ],
+    ids=["vault", "aws"],
+)
+def test_missing_provider_extra_names_the_extra(factory, monkeypatch, module, build, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # what an uninstalled package looks like
+    with pytest.raises(MissingExtraError, match=rf"pip install 'airflow-secretsync\[{extra}\]'"):
+        build(factory(**SECTIONS))
+
+
+def test_close_releases_clients_and_new_ones_can_be_made(factory) -> None:
+    made = factory(**SECTIONS)
+    first = made.destination("Staging").client
+    made.close()
+    assert made.destination("Staging").client is not first
