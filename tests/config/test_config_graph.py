@@ -76,6 +76,7 @@ def test_plan_of_a_selection_merges_ancestors_and_syncs_only_the_selection(confi
     assert plan.selected == ("Base", "Staging", "Qa", "Production")
     assert plan.merge_levels == (("Base",), ("Staging", "Qa"), ("Production",))
     assert plan.sync_targets == ("Production",)
+    assert build_plan(config, iter(["Production", "Production"])) == plan
     assert plan.to_dict() == {
         "requested": ["Production"],
         "selected": ["Base", "Staging", "Qa", "Production"],

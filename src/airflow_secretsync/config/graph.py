@@ -185,11 +185,12 @@ def build_plan(config: PipelineConfig, targets: Iterable[str] | None = None) -> 
     and those of them with a destination are synced. Unknown names raise :class:`ConfigError`.
     """
     graph = TargetGraph.from_config(config)
-    wanted = tuple(dict.fromkeys(targets or ())) or graph.targets
-    unknown = [_unknown_target(name, config) for name in wanted if name not in config.targets]
+    names = list(dict.fromkeys(targets or ()))
+    unknown = [_unknown_target(name, config) for name in names if name not in config.targets]
+    wanted = set(names or graph.targets)
     if unknown:
         raise ConfigError(unknown)
-    levels = graph.levels(graph.ancestors(wanted) | set(wanted))
+    levels = graph.levels(graph.ancestors(wanted) | wanted)
     in_order = [name for level in levels for name in level]
     requested = tuple(name for name in in_order if name in wanted)
     return Plan(

@@ -20,6 +20,7 @@ from airflow_secretsync.errors import ConfigError
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 500_000  # alias bombs ("billion laughs") stop here
 
@@ -136,6 +137,8 @@ class _Builder:
             )
         self.values[loc] = _pos(node)
         if isinstance(node, ScalarNode):
+            if node.tag == _STR_TAG:  # the common case, without PyYAML's generic dispatch
+                return node.value
             return self.loader.construct_object(node, deep=True)
         return self._container(node, loc)
 
