@@ -138,7 +138,7 @@ def test_delete_removes_metadata_and_all_versions(factory, vault_client, root) -
 
 
 @pytest.mark.parametrize(
-    ("value", "stored"),
+    ("value", "raw"),
     [
         ("plain text", {"value": "plain text"}),
         (42, {"value": "42"}),
@@ -146,13 +146,33 @@ def test_delete_removes_metadata_and_all_versions(factory, vault_client, root) -
         ({"n": 1.0, "t": (1, 2)}, {"n": 1.0, "t": [1, 2]}),
     ],
 )
-def test_non_dict_values_are_stored_under_value(factory, root, value, stored) -> None:
+def test_non_dict_values_are_stored_under_value_and_read_back(
+    factory, vault_client, root, value, raw
+) -> None:
     store = make_source(factory, root)
-    assert store.to_stored(value) == stored
 
     store.write(SecretWrite("x", value), owner="T")
 
-    assert store.list_secrets()["x"].value == stored
+    stored = vault_client.secrets.kv.v2.read_secret_version(
+        path=f"{root}/x", mount_point="secret", raise_on_deleted_version=True
+    )
+    assert stored["data"]["data"] == raw
+    assert store.list_secrets()["x"].value == store.to_stored(value)
+    assert store.to_stored(value) == (value if not isinstance(value, dict) else raw)
+
+
+def test_only_values_this_tool_wrapped_are_unwrapped(factory, vault_client, root) -> None:
+    put(vault_client, f"{root}/human", {"value": "x"})
+    store = make_source(factory, root)
+    store.write(SecretWrite("was-text", "text"), owner="T")
+    current = store.list_secrets()["was-text"]
+    store.write(SecretWrite("was-text", {"value": "now a dict"}, current), owner="T")
+
+    secrets = store.list_secrets()
+
+    assert secrets["human"].value == {"value": "x"}
+    assert secrets["was-text"].value == {"value": "now a dict"}
+    assert "secretsync-value" not in metadata(vault_client, f"{root}/was-text")["custom_metadata"]
 
 
 def test_binary_value_is_refused_naming_the_path(factory, root) -> None:
@@ -307,7 +327,7 @@ def test_vault_merge_store_replace_all_holds_exactly_the_given_secrets(
 
     secrets = store.list_secrets()
 
-    assert {p: s.value for p, s in secrets.items()} == {"a": {"v": 1}, "d": {"value": "text"}}
+    assert {p: s.value for p, s in secrets.items()} == {"a": {"v": 1}, "d": "text"}
     assert secrets["a"].version == 1  # unchanged secrets are not written again
     assert all(s.managed for s in secrets.values())
 

@@ -1,10 +1,11 @@
 """HashiCorp Vault / OpenBao KV version 2 store.
 
 Values are JSON objects (dicts). A non-dict value is stored as ``{"value": <str>}`` (strings as
-is, other JSON values as their JSON text); ``bytes`` cannot be stored and raise a
-:class:`StoreError` naming the path. Ownership lives in the secret's ``custom_metadata``
-(``managed-by=airflow-secretsync``, ``secretsync-target=<target>``); writes are check-and-set
-against the version that was read.
+is, other JSON values as their JSON text) and marked ``secretsync-value=string|json`` in the
+secret's ``custom_metadata``, so reading it back gives the original value (a Vault merge store
+is as faithful as S3); ``bytes`` cannot be stored and raise a :class:`StoreError` naming the
+path. Ownership lives in ``custom_metadata`` too (``managed-by=airflow-secretsync``,
+``secretsync-target=<target>``); writes are check-and-set against the version that was read.
 """
 
 from __future__ import annotations
@@ -47,6 +48,31 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 32
 #: Concurrent requests per store (KV v2 has no batch read).
 DEFAULT_WORKERS = 8
+#: custom_metadata key marking a non-dict value stored as ``{"value": <text>}``.
+VALUE_KIND_KEY = "secretsync-value"
+WRAPPED = "value"
+
+
+def wrap(value: SecretValue) -> tuple[dict, str | None]:
+    """The KV data for a stored-form value, and its ``secretsync-value`` kind (None: a dict)."""
+    if isinstance(value, dict):
+        return value, None
+    if isinstance(value, str):
+        return {WRAPPED: value}, "string"
+    return {WRAPPED: json.dumps(value)}, "json"
+
+
+def unwrap(data: dict, kind: str | None) -> SecretValue:
+    """The value :func:`wrap` stored; the data as is unless it still has the wrapped shape."""
+    text = data.get(WRAPPED)
+    if kind not in ("string", "json") or set(data) != {WRAPPED} or not isinstance(text, str):
+        return data
+    if kind == "string":
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return data
 
 
 def vault_failure(
@@ -156,7 +182,7 @@ class VaultStore(SecretStore):
         custom = metadata.get("custom_metadata") or {}
         return StoredSecret(
             path=relpath,
-            value=data["data"],
+            value=unwrap(data["data"], custom.get(VALUE_KIND_KEY)),
             managed=custom.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE,
             version=int(metadata["version"]),
         )
@@ -169,13 +195,13 @@ class VaultStore(SecretStore):
             raise StoreError(
                 f"{where}: a binary value cannot be stored in Vault KV v2 (JSON objects only)"
             )
-        if isinstance(value, dict):
-            return json_normalized(value, f"{self.description} '{path}'")
-        return {"value": value if isinstance(value, str) else json.dumps(value)}
+        if isinstance(value, str):
+            return value
+        return json_normalized(value, f"{self.description} '{path}'")
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
         check_segments(change.path, self.description)
-        data = self.to_stored(change.value, path=change.path)
+        data, kind = wrap(self.to_stored(change.value, path=change.path))
         full = self._full(change.path)
         if change.current is not None:
             cas = change.current.version
@@ -194,11 +220,12 @@ class VaultStore(SecretStore):
             raise vault_failure(exc, self.description, self.connection, change.path) from None
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, change.path) from None
-        self._mark_managed(change.path, owner)
+        self._mark_managed(change.path, owner, kind)
 
-    def _mark_managed(self, relpath: str, owner: str | None) -> None:
-        """Merge ownership into ``custom_metadata`` (PATCH keeps the user's other keys)."""
-        custom = {MANAGED_BY_KEY: MANAGED_BY_VALUE}
+    def _mark_managed(self, relpath: str, owner: str | None, kind: str | None) -> None:
+        """Merge ownership and the value kind into ``custom_metadata`` (a JSON merge PATCH:
+        the user's other keys stay, ``None`` removes a key)."""
+        custom = {MANAGED_BY_KEY: MANAGED_BY_VALUE, VALUE_KIND_KEY: kind}
         if owner:
             custom[TARGET_KEY] = owner
         url = hvac_utils.format_url(
