@@ -307,3 +307,10 @@ def test_nothing_leaks_into_logs_errors_or_reprs(factory, sm, prefix, caplog) ->
     assert CANARY not in str(exc.value)
     assert CANARY not in repr(secrets)
     assert CANARY not in repr(store)
+
+
+def test_empty_value_is_refused_clearly(factory, sm, prefix) -> None:
+    store = destination(factory, prefix)
+    with pytest.raises(StoreError, match="'empty': Secrets Manager cannot store an empty value"):
+        store.write(SecretWrite("empty", ""), owner="T")
+    assert store.list_secrets() == {}

@@ -16,7 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    ParamValidationError,
+)
 
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import (
@@ -62,6 +67,8 @@ def aws_failure(exc: BaseException, location: str, action: str, name: str | None
         else:
             hint = code
         reason = f"{action}: {hint}" + (f" ({message})" if message else "")
+    elif isinstance(exc, ParamValidationError):  # its message may quote a parameter's value
+        reason = f"{action}: the request failed botocore's parameter validation"
     elif isinstance(exc, EndpointConnectionError):
         reason = f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}"
     elif isinstance(exc, BotoCoreError):
@@ -228,6 +235,10 @@ class AwsSecretsStore(SecretStore):
         payload = encode(
             value if isinstance(value, str | bytes) else self.to_stored(value, path=change.path)
         )
+        if not next(iter(payload.values())):
+            raise StoreError(
+                f"{self.description} '{change.path}': Secrets Manager cannot store an empty value"
+            )
         current = change.current.version if change.current is not None else None
         action = "PutSecretValue"
         try:

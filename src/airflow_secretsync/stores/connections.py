@@ -138,6 +138,7 @@ def aws_client(
         return hook.get_conn()
     except (BotoCoreError, ClientError) as exc:
         detail = exc.response["Error"].get("Code") if isinstance(exc, ClientError) else exc
-        raise StoreError(f"{where}: cannot create a {service} client: {detail}") from None
+        assuming = f" assuming {role_arn}" if role_arn else ""
+        raise StoreError(f"{where}: cannot create a {service} client{assuming}: {detail}") from None
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise StoreError(f"{where} is invalid: {exc}") from None
