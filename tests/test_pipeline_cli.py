@@ -180,7 +180,8 @@ def test_orphans_deleted_within_limit_and_refused_over_it(world, capsys) -> None
     ns = world["ns"]
     report_of(capsys, world["config"])
     # three secrets disappear from the sources: Staging would delete 3 > max_deletions=2
-    world["sm"].delete_secret(SecretId=f"{ns}/legacy/smtp", ForceDeleteWithoutRecovery=True)
+    for name in ("smtp", "app/db"):
+        world["sm"].delete_secret(SecretId=f"{ns}/legacy/{name}", ForceDeleteWithoutRecovery=True)
     world["vault"].secrets.kv.v2.delete_metadata_and_all_versions(
         mount_point="secret", path=f"{ns}/src/platform/app/api"
     )
@@ -195,6 +196,15 @@ def test_orphans_deleted_within_limit_and_refused_over_it(world, capsys) -> None
     assert "max_deletions=2" in staging["error"]
     assert staging["summary"]["removed"] == 3
     assert read_aws(world["sm"], f"{ns}/staging/") == before
+    # Production (2 deletions) was within the limit and went ahead; raise Staging's limit
+    world["config"].write_text(
+        world["config"].read_text().replace("max_deletions: 2", "max_deletions: 3")
+    )
+    code, report = report_of(capsys, world["config"])
+    assert code == 0
+    assert report["summary"]["removed"] == 3
+    assert read_aws(world["sm"], f"{ns}/staging/") == {}
+    assert read_vault(world["vault"], f"{ns}/prod") == {"app/db": {"port": 6432, "tags": ["b"]}}
 
 
 def test_unowned_secret_needs_adopt(world, capsys) -> None:
@@ -236,7 +246,8 @@ def test_partial_failure_keeps_siblings_going(world, capsys, monkeypatch) -> Non
 
 @pytest.mark.parametrize("output", ["human", "json", "github", "compact"])
 def test_no_canary_in_any_output_or_log(world, capsys, caplog, output) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="airflow_secretsync")
     code, out, err = run_cli(capsys, "--config", str(world["config"]), "--output", output)
     assert code == 0
     assert out
@@ -250,3 +261,20 @@ def test_config_error_exit_code(tmp_path, capsys) -> None:
     assert code == 2
     assert "pipeline.yaml" in err
     assert "Traceback" not in err
+
+
+def test_console_script_stdout_is_only_the_report(world) -> None:
+    """The installed script, as CI runs it: stdout parses as JSON, logs stay on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("secretsync")
+    result = subprocess.run(
+        [str(script), "pipeline", "--config", str(world["config"]), "--output", "json",
+         "--dry-run", "--exit-code"],
+        capture_output=True, text=True, env=os.environ.copy(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["summary"]["added"] == 6
+    assert CANARY not in result.stdout + result.stderr

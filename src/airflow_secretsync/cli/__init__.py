@@ -15,7 +15,7 @@ EXIT_CHANGES = 1
 EXIT_ERROR = 2
 
 # Subcommand modules; each exposes ``register(subparsers)`` and sets ``handler`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "plan")
+COMMAND_MODULES: tuple[str, ...] = ("validate", "plan", "pipeline")
 
 
 def build_parser() -> argparse.ArgumentParser:
