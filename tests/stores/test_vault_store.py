@@ -110,19 +110,27 @@ def test_create_of_a_secret_that_appeared_after_the_read_conflicts(
         store.write(SecretWrite("new", {"v": "ours"}), owner="T")
 
 
-def test_soft_deleted_secret_is_not_current_and_can_be_written_again(
-    factory, vault_client, root
+@pytest.mark.parametrize("how", ["deleted", "destroyed"])
+def test_deleted_secret_is_not_current_and_can_be_written_again(
+    factory, vault_client, root, how
 ) -> None:
     put(vault_client, f"{root}/gone", {"v": 1})
-    vault_client.secrets.kv.v2.delete_latest_version_of_secret(
-        path=f"{root}/gone", mount_point="secret"
-    )
+    put(vault_client, f"{root}/gone", {"v": 2})
+    if how == "deleted":
+        vault_client.secrets.kv.v2.delete_latest_version_of_secret(
+            path=f"{root}/gone", mount_point="secret"
+        )
+    else:
+        vault_client.secrets.kv.v2.destroy_secret_versions(
+            path=f"{root}/gone", versions=[2], mount_point="secret"
+        )
     store = make_source(factory, root)
     assert store.list_secrets() == {}
 
-    store.write(SecretWrite("gone", {"v": 2}), owner="T")
+    store.write(SecretWrite("gone", {"v": 3}), owner="T")
 
-    assert store.list_secrets()["gone"].value == {"v": 2}
+    assert store.list_secrets()["gone"].value == {"v": 3}
+    assert store.list_secrets()["gone"].version == 3
 
 
 def test_delete_removes_metadata_and_all_versions(factory, vault_client, root) -> None:

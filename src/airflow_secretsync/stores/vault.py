@@ -97,13 +97,10 @@ def vault_failure(
     return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
 
 
-def check_segments(path: str, what: str) -> list[str]:
-    """The ``/``-separated segments of a relative path; ``..``, ``.``, empty or absolute
-    segments raise :class:`StoreError`."""
-    segments = path.split("/")
-    if path.startswith("/") or any(s in ("", ".", "..") for s in segments):
+def check_segments(path: str, what: str) -> None:
+    """Raise :class:`StoreError` if ``path`` has an empty, ``.``, ``..`` or absolute segment."""
+    if path.startswith("/") or any(s in ("", ".", "..") for s in path.split("/")):
         raise StoreError(f"{what}: invalid path '{path}' (empty, '.', '..' or absolute segment)")
-    return segments
 
 
 class VaultStore(SecretStore):
@@ -125,7 +122,7 @@ class VaultStore(SecretStore):
             check_segments(self.path, self.description)
         self.workers = max(1, workers)
         self._kv = connection.client.secrets.kv.v2
-        # Current versions of soft-deleted secrets: re-creating one must check-and-set on it.
+        # Latest versions of deleted / destroyed secrets, found by the last listing.
         self._deleted_versions: dict[str, int] = {}
 
     # -- reading -----------------------------------------------------------------------------
@@ -168,16 +165,17 @@ class VaultStore(SecretStore):
     def _read(self, relpath: str) -> StoredSecret | None:
         try:
             response = self._kv.read_secret_version(
-                path=self._full(relpath), mount_point=self.mount, raise_on_deleted_version=False
+                path=self._full(relpath), mount_point=self.mount, raise_on_deleted_version=True
             )
-        except InvalidPath:  # removed between list and read
-            return None
+        except InvalidPath as exc:  # gone since the listing, or latest version deleted/destroyed
+            response = exc.json if isinstance(exc.json, dict) else {}
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, relpath) from None
-        data = response["data"]
+        data = response.get("data") or {}
         metadata = data.get("metadata") or {}
-        if data.get("data") is None:  # latest version soft-deleted or destroyed
-            self._deleted_versions[relpath] = int(metadata.get("version") or 0)
+        if data.get("data") is None:  # not current; a re-create must check-and-set on it
+            if metadata.get("version"):
+                self._deleted_versions[relpath] = int(metadata["version"])
             return None
         custom = metadata.get("custom_metadata") or {}
         return StoredSecret(
@@ -190,14 +188,14 @@ class VaultStore(SecretStore):
     # -- writing -----------------------------------------------------------------------------
 
     def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        where = f"{self.description} '{path}'" if path else self.description
         if isinstance(value, bytes):
-            where = f"{self.description} '{path}'" if path else self.description
             raise StoreError(
                 f"{where}: a binary value cannot be stored in Vault KV v2 (JSON objects only)"
             )
         if isinstance(value, str):
             return value
-        return json_normalized(value, f"{self.description} '{path}'")
+        return json_normalized(value, where)
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
         check_segments(change.path, self.description)
