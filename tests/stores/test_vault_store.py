@@ -350,3 +350,36 @@ def test_nothing_leaks_into_logs_or_reprs(factory, vault_client, root, caplog) -
     assert CANARY not in caplog.text
     assert CANARY not in repr(secrets)
     assert CANARY not in repr(store)
+
+
+def test_approle_login_through_the_hook_and_refused_login(
+    factory, vault_client, vault_conn_fields, airflow_conn, root
+) -> None:
+    mount = unique("approle")
+    vault_client.sys.enable_auth_method("approle", path=mount)
+    policy = unique("reader")
+    vault_client.sys.create_or_update_policy(
+        name=policy,
+        policy='path "secret/*" { capabilities = ["read", "list"] }',
+    )
+    vault_client.auth.approle.create_or_update_approle(
+        "sync", token_policies=[policy], mount_point=mount
+    )
+    role_id = vault_client.auth.approle.read_role_id("sync", mount_point=mount)["data"]["role_id"]
+    secret_id = vault_client.auth.approle.generate_secret_id("sync", mount_point=mount)["data"][
+        "secret_id"
+    ]
+    put(vault_client, f"{root}/app", {"v": 1})
+    extra = {**vault_conn_fields["extra"], "auth_type": "approle", "auth_mount_point": mount}
+    fields = {**vault_conn_fields, "login": role_id, "extra": extra}
+
+    good = airflow_conn("vault_approle", **{**fields, "password": secret_id})
+    assert make_source(factory, root, connection_id=good).list_secrets()["app"].value == {"v": 1}
+
+    bad = airflow_conn("vault_approle_bad", **{**fields, "password": CANARY})
+    with pytest.raises(StoreError) as exc:
+        make_source(factory, root, connection_id=bad)
+    assert "Vault connection 'vault_approle_bad'" in str(exc.value)
+    assert "answered InvalidRequest: invalid role or secret ID" in str(exc.value)
+    assert CANARY not in str(exc.value)
+    assert secret_id not in str(exc.value)

@@ -94,8 +94,11 @@ def vault_connection(conn_id: str) -> VaultConnection:
         raise StoreError(
             f"{where}: Vault at {url} rejected the credentials (authentication failed)"
         ) from None
-    except VaultError as exc:
-        raise StoreError(f"{where}: Vault at {url} answered {type(exc).__name__}") from None
+    except VaultError as exc:  # e.g. an AppRole / Kubernetes login refused
+        detail = "; ".join(exc.errors or []) or "no detail"
+        raise StoreError(
+            f"{where}: Vault at {url} answered {type(exc).__name__}: {detail}"
+        ) from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
 
 
