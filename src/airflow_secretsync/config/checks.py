@@ -50,7 +50,7 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
     targets = {name: _target_body(body) for name, body in _dict(data.get("targets")).items()}
     edges = {n: (_names(b.get("inherits")), _names(b.get("imports"))) for n, b in targets.items()}
     return [
-        *_version(data),
+        *_top_level(data),
         *_dag(_dict(data.get("dag")), file_stem),
         *_merge_store(data),
         *(
@@ -64,7 +64,9 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
     ]
 
 
-def _version(data: dict[str, Any]) -> Iterator[Problem]:
+def _top_level(data: dict[str, Any]) -> Iterator[Problem]:
+    """``version`` is exactly the integer 1 (not ``true``, ``1.0`` or ``"1"``); the model's
+    internal ``source_file`` field cannot be set from the file."""
     if "source_file" in data:
         yield Problem(("source_file",), "unknown key 'source_file'", at_key=True)
     if "version" not in data:

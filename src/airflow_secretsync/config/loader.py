@@ -55,17 +55,12 @@ def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) 
 
 
 def _render_all(doc: YamlDocument, problems: list[Problem]) -> list[str]:
-    located = []
-    for problem in problems:
-        pos = doc.position(problem.loc, at_key=problem.at_key)
-        located.append(
-            (
-                pos.line,
-                pos.column,
-                render(doc.file, pos.line, pos.column, problem.loc, problem.message),
-            )
-        )
-    return list(dict.fromkeys(text for *_, text in sorted(located)))
+    """One line per problem, in file order, duplicates dropped."""
+    located = sorted(
+        ((doc.position(p.loc, at_key=p.at_key), p) for p in problems), key=lambda item: item[0]
+    )
+    lines = (render(doc.file, pos.line, pos.column, p.loc, p.message) for pos, p in located)
+    return list(dict.fromkeys(lines))
 
 
 def with_connection_defaults(config: PipelineConfig) -> PipelineConfig:

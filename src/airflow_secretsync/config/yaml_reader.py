@@ -25,7 +25,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_NODES = 500_000  # alias bombs ("billion laughs") stop here
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Position:
     """A 1-based line and column in the config file."""
 
@@ -92,13 +92,14 @@ def _decode(raw: bytes, file: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line, column = _line_column(raw.decode("utf-8", "replace"), exc.start)
+        before = raw[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
         raise ConfigError(render(file, line, column, (), "the file is not UTF-8 text")) from None
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
-    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+    return before.count("\n") + 1, offset - before.rfind("\n")
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> str:
