@@ -99,15 +99,16 @@ def report_xcom(run) -> dict:
 def test_runs_apply_then_zero_sum(tmp_path, dag_file, seeded, vault_client, aws_client) -> None:
     ns, dag_id, path = make_config(tmp_path)
     seeded(ns)
-    dag = dag_file(dag_id, DAG_SOURCE.format(path=str(path)))
+    source = DAG_SOURCE.format(path=str(path))
 
-    dry = dag.test(run_conf={"dry_run": True})
+    # a fresh parse for every run, as a worker does (in-process runs share param objects)
+    dry = dag_file(dag_id, source).test(run_conf={"dry_run": True})
     assert dry.state == "success"
     assert report_xcom(dry)["summary"]["added"] == 2
     assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {}
     assert read_vault(vault_client, f"{ns}/merged") == {}
 
-    first = dag.test()
+    first = dag_file(dag_id, source).test()
     assert first.state == "success"
     assert set(states(first).values()) == {"success"}
     assert report_xcom(first)["summary"]["added"] == 2
@@ -115,7 +116,7 @@ def test_runs_apply_then_zero_sum(tmp_path, dag_file, seeded, vault_client, aws_
     assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == expected
     assert read_vault(vault_client, f"{ns}/prod") == expected
 
-    second = dag.test(run_conf={"fail_on_changes": True})
+    second = dag_file(dag_id, source).test(run_conf={"fail_on_changes": True})
     assert second.state == "success"
     report = report_xcom(second)
     assert report["summary"] == {
