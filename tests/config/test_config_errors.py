@@ -214,6 +214,20 @@ def test_each_mistake_is_one_located_error(tail: str, expected: str) -> None:
             "p.yaml:3:1: source_file: unknown key 'source_file'",
             id="internal-field",
         ),
+        pytest.param(
+            "version: 1\npipeline: {merge: {enabled: no}}\ntargets: {Base: [], Prod: {aws: {}}}\n"
+            "step_secrets:\n  sync.Prod: {A: 'ref+env://A'}\n  merge.Prod: {A: 'ref+env://A'}\n",
+            'p.yaml:6:3: step_secrets["merge.Prod"]: pipeline.merge.enabled is false, so there '
+            "is no task 'merge.Prod'",
+            id="step-secret-disabled-phase",
+        ),
+        pytest.param(
+            "version: 1\nmerge_store: {vault: {}}\ntargets: {Base: []}\n"
+            "step_secrets:\n  sync.Base: {A: 'ref+env://A'}\n",
+            "p.yaml:5:3: step_secrets[\"sync.Base\"]: target 'Base' has no destination, so "
+            "there is no task 'sync.Base'",
+            id="step-secret-no-destination",
+        ),
         pytest.param("", "p.yaml:1:1: the config is empty: start with 'version: 1'", id="empty"),
         pytest.param("- 1\n", "p.yaml:1:1: the config must be a mapping", id="not-a-mapping"),
         pytest.param(

@@ -60,7 +60,7 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
         ),
         *(problem for name, body in targets.items() for problem in _target(name, body)),
         *graph_problems(sources, edges),
-        *_task_step_secrets(_dict(data.get("step_secrets")), targets),
+        *_task_step_secrets(data, targets),
     ]
 
 
@@ -116,19 +116,22 @@ def _valid_schedule(schedule: str) -> bool:
     return True
 
 
+def _phase_enabled(data: dict[str, Any], phase: str) -> bool:
+    """``pipeline.<phase>.enabled`` as the schema will read it (default true)."""
+    enabled = _dict(_dict(data.get("pipeline")).get(phase)).get("enabled", True)
+    return not (
+        enabled in (False, 0) or (isinstance(enabled, str) and enabled.lower() in _FALSE_WORDS)
+    )
+
+
 def _merge_store(data: dict[str, Any]) -> Iterator[Problem]:
     store = data.get("merge_store")
     if store is not None:
         yield from _exactly_one(store, ("merge_store",), ("vault", "s3"))
-        return
-    merge = _dict(_dict(data.get("pipeline")).get("merge"))
-    enabled = merge.get("enabled", True)
-    disabled = enabled in (False, 0) or (
-        isinstance(enabled, str) and enabled.lower() in _FALSE_WORDS
-    )
-    if not disabled:
+    elif _phase_enabled(data, "merge"):
+        written = "enabled" in _dict(_dict(data.get("pipeline")).get("merge"))
         yield Problem(
-            ("pipeline", "merge", "enabled") if "enabled" in merge else ("merge_store",),
+            ("pipeline", "merge", "enabled") if written else ("merge_store",),
             "merge is enabled but no merge_store is configured: add one (vault or s3) "
             "or set pipeline.merge.enabled: false",
         )
@@ -201,26 +204,36 @@ def _reference_problem(reference: str) -> str | None:
     return None
 
 
+def _has_destination(body: dict[str, Any]) -> bool:
+    return body.get("aws") is not None or body.get("vault") is not None
+
+
 def _task_step_secrets(
-    step_secrets: dict[str, Any], targets: dict[str, dict[str, Any]]
+    data: dict[str, Any], targets: dict[str, dict[str, Any]]
 ) -> Iterator[Problem]:
     """Top-level ``step_secrets`` are keyed by generated task id: merge.T, sync.T, report."""
-    synced = {
-        name
-        for name, body in targets.items()
-        if body.get("aws") is not None or body.get("vault") is not None
-    }
-    task_ids = ["report", *(f"merge.{n}" for n in targets), *(f"sync.{n}" for n in synced)]
-    for task_id, secrets in step_secrets.items():
+    merge, sync = _phase_enabled(data, "merge"), _phase_enabled(data, "sync")
+    task_ids = [
+        *(f"merge.{name}" for name in targets if merge),
+        *(f"sync.{name}" for name, body in targets.items() if sync and _has_destination(body)),
+        "report",
+    ]
+    for task_id, secrets in _dict(data.get("step_secrets")).items():
         loc: Loc = ("step_secrets", task_id)
         if task_id not in task_ids:
-            group, _, target = task_id.partition(".")
-            if group == "sync" and target in targets:
-                message = f"target '{target}' has no destination, so there is no task '{task_id}'"
-            else:
-                message = (
-                    f"unknown task id '{task_id}'{did_you_mean(task_id, task_ids)}: "
-                    "the DAG's tasks are merge.<target>, sync.<target> and report"
-                )
-            yield Problem(loc, message, at_key=True)
+            yield Problem(loc, _unknown_task(task_id, task_ids, targets), at_key=True)
         yield from _env_references(_dict(secrets), loc)
+
+
+def _unknown_task(task_id: str, task_ids: list[str], targets: dict[str, dict[str, Any]]) -> str:
+    phase, _, target = task_id.partition(".")
+    if phase in ("merge", "sync") and target in targets:
+        if phase == "sync" and not _has_destination(targets[target]):
+            reason = f"target '{target}' has no destination"
+        else:
+            reason = f"pipeline.{phase}.enabled is false"
+        return f"{reason}, so there is no task '{task_id}'"
+    return (
+        f"unknown task id '{task_id}'{did_you_mean(task_id, task_ids)}: "
+        "the DAG's tasks are merge.<target>, sync.<target> and report"
+    )
