@@ -1,16 +1,29 @@
-"""Airflow adapters: operators, the DAG builder and the task group form."""
+"""Airflow adapters: operators, the DAG builder, the task group form and step secrets."""
 
-from airflow_secretsync.airflow.dag_builder import SecretSyncTaskGroup, build_dag
+from airflow_secretsync.airflow.dag_builder import (
+    SecretSyncDagBuilder,
+    SecretSyncTaskGroup,
+    build_dag,
+)
 from airflow_secretsync.airflow.operators import (
     MergeSecretsOperator,
     SecretSyncReportOperator,
     SyncSecretsOperator,
 )
+from airflow_secretsync.airflow.step_secrets import (
+    StepSecrets,
+    attach_step_secrets,
+    with_step_secrets,
+)
 
 __all__ = [
     "MergeSecretsOperator",
+    "SecretSyncDagBuilder",
     "SecretSyncReportOperator",
     "SecretSyncTaskGroup",
+    "StepSecrets",
     "SyncSecretsOperator",
+    "attach_step_secrets",
     "build_dag",
+    "with_step_secrets",
 ]

@@ -1,6 +1,7 @@
 """Build an Airflow DAG, or a task group inside one, from a pipeline YAML file (SPEC §6).
 
-Parsing does no network and no secret look-up: only the YAML file is read.
+Parsing does no network and no secret look-up: only the YAML file is read. Step secrets (SPEC §7)
+are attached to the generated tasks as references.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from airflow_secretsync.airflow.operators import (
     SyncSecretsOperator,
 )
 from airflow_secretsync.airflow.params import build_params
+from airflow_secretsync.airflow.step_secrets import StepSecrets
 from airflow_secretsync.config import PipelineConfig, build_plan, load_config
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
@@ -29,10 +31,12 @@ def _default_args(config: PipelineConfig) -> dict[str, Any]:
     }
 
 
-def add_pipeline_tasks(config: PipelineConfig) -> SecretSyncReportOperator:
-    """Create the ``merge`` and ``sync`` task groups and ``report`` in the current DAG context.
-
-    Returns the report task.
+def add_pipeline_tasks(
+    config: PipelineConfig, step_secrets: StepSecrets | None = None
+) -> SecretSyncReportOperator:
+    """Create the ``merge`` and ``sync`` task groups and ``report`` in the current DAG context,
+    with ``step_secrets`` (default: the config's) attached by task id relative to the pipeline
+    (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
     """
     path = str(config.source_file)
     plan = build_plan(config)
@@ -63,26 +67,47 @@ def add_pipeline_tasks(config: PipelineConfig) -> SecretSyncReportOperator:
     )
     for task in [*merge_tasks.values(), *sync_tasks]:
         task >> report
+    tasks = {f"merge.{name}": task for name, task in merge_tasks.items()}
+    tasks |= {f"sync.{task.target}": task for task in sync_tasks}
+    (step_secrets or StepSecrets.from_config(config)).apply({**tasks, "report": report})
     return report
+
+
+class SecretSyncDagBuilder(StepSecrets):
+    """Builds the DAG of one config file; its step secrets can be edited before :meth:`build`.
+
+    It starts with the config's step secrets (see :meth:`StepSecrets.from_config`); secrets
+    added with :meth:`add_step_secret` beat them.
+    """
+
+    def __init__(self, config_path: str | Path, **dag_kwargs: Any) -> None:
+        self.config_path = Path(config_path)
+        self.config = load_config(config_path)
+        self.dag_kwargs = dag_kwargs
+        super().__init__(StepSecrets.from_config(self.config).get_step_secrets())
+
+    def build(self) -> DAG:
+        """One DAG: ``dag:`` settings apply, ``dag_kwargs`` override them."""
+        config = self.config
+        settings: dict[str, Any] = {
+            "dag_id": config.dag_id,
+            "schedule": config.dag.schedule,
+            "tags": list(config.dag.tags),
+            "max_active_runs": config.dag.max_active_runs,
+            "catchup": False,
+            "params": build_params(config),
+            "default_args": _default_args(config),
+            "doc_md": f"Secret sync pipeline generated from `{self.config_path.name}`.",
+            **self.dag_kwargs,
+        }
+        with DAG(**settings) as dag:
+            add_pipeline_tasks(config, self)
+        return dag
 
 
 def build_dag(config_path: str | Path, **dag_kwargs: Any) -> DAG:
     """One DAG for one config file; ``dag:`` settings apply, ``dag_kwargs`` override them."""
-    config = load_config(config_path)
-    settings: dict[str, Any] = {
-        "dag_id": config.dag_id,
-        "schedule": config.dag.schedule,
-        "tags": list(config.dag.tags),
-        "max_active_runs": config.dag.max_active_runs,
-        "catchup": False,
-        "params": build_params(config),
-        "default_args": _default_args(config),
-        "doc_md": f"Secret sync pipeline generated from `{Path(config_path).name}`.",
-        **dag_kwargs,
-    }
-    with DAG(**settings) as dag:
-        add_pipeline_tasks(config)
-    return dag
+    return SecretSyncDagBuilder(config_path, **dag_kwargs).build()
 
 
 class SecretSyncTaskGroup(TaskGroup):
@@ -90,11 +115,19 @@ class SecretSyncTaskGroup(TaskGroup):
 
     The enclosing DAG's params ``dry_run``, ``targets``, ``mode`` and ``fail_on_changes`` are
     honoured when it defines them (see :func:`build_params`); config defaults apply otherwise.
+    ``step_secrets`` (default: the config's) are keyed by task id within the group.
     """
 
-    def __init__(self, config_path: str | Path, group_id: str = "secretsync", **kwargs: Any):
+    def __init__(
+        self,
+        config_path: str | Path,
+        group_id: str = "secretsync",
+        *,
+        step_secrets: StepSecrets | None = None,
+        **kwargs: Any,
+    ):
         config = load_config(config_path)
         kwargs.setdefault("default_args", _default_args(config))
         super().__init__(group_id=group_id, **kwargs)
         with self:
-            add_pipeline_tasks(config)
+            add_pipeline_tasks(config, step_secrets)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import time
 
 from rich.console import Console
 
+from airflow_secretsync.airflow.step_secrets import (
+    OPTION_FORM,
+    StepSecrets,
+    parse_step_secret_option,
+    pipeline_task_ids,
+)
 from airflow_secretsync.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from airflow_secretsync.config import load_config
+from airflow_secretsync.cli.console import logs_to_stderr
+from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.core.render import OUTPUT_FORMATS, render
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.stores.factory import StoreFactory
-
-PROGRESS_AFTER_SECONDS = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,20 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--exit-code", action="store_true", help="exit 1 when changes were found or applied"
     )
+    parser.add_argument(
+        "--step-secret",
+        action="append",
+        default=[],
+        metavar="TASK:NAME=REF",
+        help=f"a step secret for one task, beating the config's; repeatable. {OPTION_FORM}",
+    )
     parser.set_defaults(handler=run)
-
-
-class _ProgressHandler(logging.Handler):
-    """Engine progress on stderr, once a run has taken longer than a moment."""
-
-    def __init__(self, console: Console) -> None:
-        super().__init__(logging.INFO)
-        self.console = console
-        self.started = time.monotonic()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if time.monotonic() - self.started >= PROGRESS_AFTER_SECONDS:
-            self.console.print(f"… {record.getMessage()}", markup=False, highlight=False)
 
 
 def exit_code(report: Report, *, changes_matter: bool) -> int:
@@ -56,8 +53,18 @@ def exit_code(report: Report, *, changes_matter: bool) -> int:
     return EXIT_CHANGES if changes_matter and report.has_changes else EXIT_OK
 
 
+def step_secrets(config: PipelineConfig, options: list[str]) -> StepSecrets:
+    """The config's step secrets with ``--step-secret`` options on top (checked task ids)."""
+    secrets = StepSecrets.from_config(config)
+    for option in options:
+        secrets.add_step_secret(*parse_step_secret_option(option))
+    secrets.check_task_ids(pipeline_task_ids(config))
+    return secrets
+
+
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    secrets = step_secrets(config, args.step_secret)
     mode = "merge-only" if args.merge_only else "sync-only" if args.sync_only else "full"
     targets = (
         tuple(t.strip() for t in args.targets.split(",") if t.strip()) if args.targets else None
@@ -65,18 +72,13 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         dry_run=args.dry_run or config.pipeline.dry_run, mode=mode, targets=targets or None
     )
-    logger = logging.getLogger("airflow_secretsync.engine")
-    handler = _ProgressHandler(Console(stderr=True))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
+    with logs_to_stderr():
         stores = StoreFactory(config)
         try:
-            report = Engine(config, stores, options).run()
+            scope = secrets.scope if secrets.get_step_secrets() else None
+            report = Engine(config, stores, options, task_scope=scope).run()
         finally:
             stores.close()
-    finally:
-        logger.removeHandler(handler)
     text = render(report, args.output)
     if args.output == "human":
         Console(highlight=False).print(text, markup=False)

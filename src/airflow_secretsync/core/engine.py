@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -27,6 +28,8 @@ log = logging.getLogger("airflow_secretsync.engine")
 Mode = Literal["full", "merge-only", "sync-only"]
 MODES: tuple[Mode, ...] = ("full", "merge-only", "sync-only")
 CAS_ATTEMPTS = 3
+#: A per-task scope, by task id (``merge.<T>``, ``sync.<T>``): e.g. step secrets in the env.
+TaskScope = Callable[[str], AbstractContextManager[object]]
 
 
 class StoreProvider(Protocol):
@@ -75,12 +78,21 @@ class _Memo:
 
 
 class Engine:
-    """Runs merge and sync for the targets of one config."""
+    """Runs merge and sync for the targets of one config.
+
+    ``task_scope(task_id)``, when given, wraps each merge and sync (``merge.<T>``/``sync.<T>``);
+    tasks then run one at a time.
+    """
 
     def __init__(
-        self, config: PipelineConfig, stores: StoreProvider, options: RunOptions | None = None
+        self,
+        config: PipelineConfig,
+        stores: StoreProvider,
+        options: RunOptions | None = None,
+        task_scope: TaskScope | None = None,
     ) -> None:
         self.config = config
+        self.task_scope = task_scope
         self.stores = stores
         self.options = options or RunOptions(dry_run=config.pipeline.dry_run)
         merge_cfg = config.pipeline.merge
@@ -143,9 +155,10 @@ class Engine:
     def merge_target(self, target: str) -> int:
         """Compute ``desired(target)`` and make the merge store hold exactly it (unless dry
         run). Returns the number of secrets."""
-        secrets = self.compute_desired(target)
-        if not self.options.dry_run and self.config.merge_store is not None:
-            self.stores.merge_store(target).replace_all(secrets, owner=target)
+        with self._scope(f"merge.{target}"):
+            secrets = self.compute_desired(target)
+            if not self.options.dry_run and self.config.merge_store is not None:
+                self.stores.merge_store(target).replace_all(secrets, owner=target)
         self._desired.put(target, secrets)
         log.info("merged %s: %d secrets%s", target, len(secrets), self._dry_suffix)
         return len(secrets)
@@ -156,14 +169,15 @@ class Engine:
         Never raises for store or policy problems: they become a ``failed`` report.
         """
         try:
-            for attempt in Retrying(
-                retry=retry_if_exception_type(ConflictError),
-                stop=stop_after_attempt(CAS_ATTEMPTS),
-                wait=wait_exponential(multiplier=0.2, max=2),
-                reraise=True,
-            ):
-                with attempt:
-                    report = self._sync_once(target)
+            with self._scope(f"sync.{target}"):
+                for attempt in Retrying(
+                    retry=retry_if_exception_type(ConflictError),
+                    stop=stop_after_attempt(CAS_ATTEMPTS),
+                    wait=wait_exponential(multiplier=0.2, max=2),
+                    reraise=True,
+                ):
+                    with attempt:
+                        report = self._sync_once(target)
         except Exception as exc:  # reported, never raised: siblings go on
             log.debug("sync of %s failed", target, exc_info=not isinstance(exc, SecretSyncError))
             report = TargetReport(target=target, status="failed", error=_error_text(exc))
@@ -208,6 +222,13 @@ class Engine:
             return None
         return "; ".join(problems) + "; nothing was written"
 
+    def _scope(self, task_id: str) -> AbstractContextManager[object]:
+        return self.task_scope(task_id) if self.task_scope else nullcontext()
+
+    def _workers(self, parallel: int) -> int:
+        """A task scope may change process-wide state (environment): one task at a time."""
+        return 1 if self.task_scope else parallel
+
     @property
     def _dry_suffix(self) -> str:
         return " (dry run)" if self.options.dry_run else ""
@@ -229,7 +250,7 @@ class Engine:
         runnable = [
             name for name in self.config.targets if self.syncs(name) and name not in failed_merges
         ]
-        with ThreadPoolExecutor(max_workers=self.config.pipeline.sync.parallel) as pool:
+        with ThreadPoolExecutor(self._workers(self.config.pipeline.sync.parallel)) as pool:
             reports.update(zip(runnable, pool.map(self.sync_target, runnable), strict=True))
         for name, spec in self.config.targets.items():
             if spec.destination is not None and name not in reports:
@@ -253,7 +274,7 @@ class Engine:
                 log.debug("merge of %s failed", name, exc_info=True)
                 failed[name] = _error_text(exc)
 
-        with ThreadPoolExecutor(max_workers=self.config.pipeline.merge.parallel) as pool:
+        with ThreadPoolExecutor(self._workers(self.config.pipeline.merge.parallel)) as pool:
             list(pool.map(merge, level))
 
     def _failed_ancestor(self, name: str, failed: dict[str, str]) -> str | None:
