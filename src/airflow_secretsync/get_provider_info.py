@@ -22,4 +22,5 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
+        "secrets-backends": ["airflow_secretsync.secrets.ChainedSecretsBackend"],
     }

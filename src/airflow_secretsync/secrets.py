@@ -40,6 +40,7 @@ Kind = Literal["connections", "variables", "config"]
 KINDS: tuple[Kind, ...] = ("connections", "variables", "config")
 CLASS_PATH = f"{__name__}.ChainedSecretsBackend"
 _PREFIX_KEYS = frozenset(f"{kind}_prefix" for kind in KINDS)
+_busy = threading.local()  # set while this thread is inside a chained look-up
 _SINGULAR = {"connections": "connection", "variables": "variable", "config": "config key"}
 
 
@@ -214,7 +215,6 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         self.cache = SecretsCache(
             resolver, settings.cache_ttl_seconds, settings.cache_miss_ttl_seconds
         )
-        self._busy = threading.local()
 
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
         """A connection URI or Airflow connection JSON (``{"conn_uri": ...}`` unwrapped)."""
@@ -230,13 +230,13 @@ class ChainedSecretsBackend(BaseSecretsBackend):
 
     def _lookup(self, kind: Kind, name: str) -> str | None:
         # A provider's own hook fetches its Airflow connection through the secrets backends,
-        # this one included: such nested look-ups are left to the other backends.
-        if getattr(self._busy, "active", False):
+        # chained ones included: such nested look-ups are left to the other backends.
+        if getattr(_busy, "active", False):
             return None
         pattern = getattr(self.settings, f"{kind}_lookup_pattern")
         if pattern is not None and not pattern.match(name):
             return None
-        self._busy.active = True
+        _busy.active = True
         try:
             for entry in self.entries:
                 value = self._ask(entry, kind, name)
@@ -245,7 +245,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
                     return value
             return None
         finally:
-            self._busy.active = False
+            _busy.active = False
 
     def _ask(self, entry: _Entry, kind: Kind, name: str) -> str | None:
         prefix = entry.prefixes.get(kind, getattr(self.settings, f"{kind}_prefix"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from airflow_secretsync.refs import (
     VaultSecretsProvider,
     resolve_reference,
 )
+from tests.refs.third_party import install_providers
 
 PROVIDER_MODULE = '''
 """A third-party provider: one file per secret under a root directory."""
@@ -41,24 +41,16 @@ class FileSecretsProvider(SecretsProvider):
 @pytest.fixture
 def third_party(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Install (on sys.path) a tiny distribution declaring providers; returns the secrets root."""
-    site = tmp_path / "site"
-    dist_info = site / "secretsync_test_files-1.0.dist-info"
-    dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: secretsync-test-files\nVersion: 1.0\n"
+    install_providers(
+        tmp_path / "site",
+        monkeypatch,
+        {
+            "files": "secretsync_test_files:FileSecretsProvider",
+            "broken": "secretsync_test_files_missing:Nope",
+            "vault": "secretsync_test_files:FileSecretsProvider",
+        },
+        {"secretsync_test_files": PROVIDER_MODULE},
     )
-    (dist_info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            f"""\
-            [{ENTRY_POINT_GROUP}]
-            files = secretsync_test_files:FileSecretsProvider
-            broken = secretsync_test_files_missing:Nope
-            vault = secretsync_test_files:FileSecretsProvider
-            """
-        )
-    )
-    (site / "secretsync_test_files.py").write_text(PROVIDER_MODULE)
-    monkeypatch.syspath_prepend(str(site))
     root = tmp_path / "secrets"
     (root / "db").mkdir(parents=True)
     (root / "db" / "password").write_text("file-canary-1234")
