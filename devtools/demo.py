@@ -32,19 +32,20 @@ def latest_report(env: dict[str, str]) -> dict:
 def destination_names(env: dict[str, str]) -> dict[str, list[str]]:
     """The secret names (never values) now in each destination."""
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "AWS_"))})
+    from airflow_secretsync.cli.console import logs_to_stderr
     from airflow_secretsync.config import load_config
     from airflow_secretsync.stores.factory import StoreFactory
 
     config = load_config(CONFIG)
     factory = StoreFactory(config)
     try:
-        return {
-            f"{name} ({factory.destination(name).description})": sorted(
-                factory.destination(name).list_secrets()
-            )
-            for name, spec in config.targets.items()
-            if spec.destination is not None
-        }
+        with logs_to_stderr():
+            stores = {name: factory.destination(name) for name in config.targets}
+            return {
+                f"{name} ({store.description})": sorted(store.list_secrets())
+                for name, store in stores.items()
+                if store is not None
+            }
     finally:
         factory.close()
 
