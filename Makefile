@@ -3,8 +3,9 @@ VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test lint format docs demo airflow bench clean
+.PHONY: install test lint format docs demo airflow e2e bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +31,15 @@ docs: install
 
 demo: install
 	$(PY) -m devtools.demo
+
+airflow: install
+	$(PY) -m devtools.airflow_ui
+
+# UI check in headless Chromium (not part of `make test`: it installs Debian's chromium).
+e2e: install
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	$(PY) -m pip install -q -r tests/e2e/requirements.txt
+	$(VENV)/bin/pytest tests/e2e/ui_check.py --timeout=900 $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run

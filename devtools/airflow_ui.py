@@ -1,0 +1,190 @@
+"""`make airflow`: local OpenBao + moto seeded with the example, and ``airflow standalone`` on
+127.0.0.1 serving this repo's ``dags/``. Prints the URL and login; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from devtools.local_airflow import AIRFLOW, REPO, airflow_home
+from devtools.seed import seed_example
+from devtools.servers import HOST, LocalServers, free_port, local_servers
+
+DEFAULT_PORT = 8080
+USERNAME = "admin"
+PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
+
+
+@dataclass(frozen=True)
+class RunningAirflow:
+    """Where the local Airflow UI answers and how to log in."""
+
+    url: str
+    username: str
+    password: str
+    home: Path
+    log_file: Path
+    servers: LocalServers
+
+
+def choose_port(preferred: int = DEFAULT_PORT) -> int:
+    """``preferred`` when nothing listens on it, else a free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def standalone_env(home: Path, port: int) -> dict[str, str]:
+    """Settings that keep every standalone component on ``127.0.0.1:port`` and agreeing on JWTs."""
+    url = f"http://{HOST}:{port}"
+    return {
+        # standalone starts its components as plain `airflow`: find this virtualenv's first
+        "PATH": os.pathsep.join([str(Path(AIRFLOW).parent), os.environ.get("PATH", "")]),
+        "AIRFLOW__API__HOST": HOST,
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / PASSWORDS_FILE),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__PARALLELISM": "8",  # LocalExecutor forks this many workers
+        # only this repo's dags/ (even when started from a test session that adds bundles)
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
+            [
+                {
+                    "name": "dags-folder",
+                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(REPO / "dags")},
+                }
+            ]
+        ),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+    }
+
+
+def _api_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as resp:
+            health = json.load(resp)
+    except (OSError, urllib.error.URLError, ValueError):
+        return False
+    return all(
+        health.get(part, {}).get("status") == "healthy"
+        for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+    )
+
+
+def _read_password(home: Path) -> str | None:
+    try:
+        return json.loads((home / PASSWORDS_FILE).read_text()).get(USERNAME)
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_ready(process: subprocess.Popen, url: str, home: Path, log: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited early; see {log}:\n{_tail(log)}")
+        password = _read_password(home)
+        if password and _api_healthy(url):
+            return password
+        time.sleep(1)
+    raise RuntimeError(f"Airflow was not ready within {timeout:.0f}s; see {log}:\n{_tail(log)}")
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(process: subprocess.Popen, grace: float = 60) -> None:
+    """Terminate standalone and every component it started (they share its process group),
+    waiting until all of them are gone; SIGKILL after ``grace`` seconds."""
+    pgid = process.pid
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        process.poll()  # reap standalone itself so the group can empty
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.5)
+    os.killpg(pgid, signal.SIGKILL)
+    process.wait()
+
+
+@contextmanager
+def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[RunningAirflow]:
+    """Seeded local servers plus ``airflow standalone``; everything stops on exit."""
+    port = port or choose_port()
+    with local_servers() as servers:
+        seed_example(servers)
+        with airflow_home(servers) as env:
+            home = Path(env["AIRFLOW_HOME"])
+            env.update(standalone_env(home, port))
+            log = home / "standalone.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [AIRFLOW, "standalone"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            try:
+                url = f"http://{HOST}:{port}"
+                password = _wait_ready(process, url, home, log, timeout)
+                yield RunningAirflow(url, USERNAME, password, home, log, servers)
+            finally:
+                _stop(process)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, help="API server port (default 8080, if it is free)")
+    args = parser.parse_args(argv)
+    print("Starting OpenBao, moto and airflow standalone (about a minute)...", flush=True)
+    try:
+        with local_airflow(args.port) as airflow:
+            print(
+                f"\nAirflow UI:  {airflow.url}/dags/secretsync_example\n"
+                f"Login:       {airflow.username} / {airflow.password}\n"
+                f"Logs:        {airflow.log_file}\n"
+                "Trigger the DAG with the ▶ button; set dry_run, targets, mode in the form.\n"
+                "Press Ctrl-C to stop everything.",
+                flush=True,
+            )
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    print("\nStopped Airflow, OpenBao and moto.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

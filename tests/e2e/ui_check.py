@@ -1,0 +1,125 @@
+"""UI check in headless Chromium, run by `make e2e` (not by `make test`: it needs Debian's
+``chromium``, which `make e2e` installs when missing, and Playwright for Python).
+
+With the `make airflow` stack (seeded OpenBao + moto, ``airflow standalone``) it logs in, opens
+the example DAG, triggers it from the form with ``dry_run`` switched on, waits for the run to
+succeed, reads the report in the ``report`` task's log, and checks that nothing was written.
+The screenshots shown in docs/ui.md are saved under docs/_static/ on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devtools.airflow_ui import RunningAirflow, local_airflow
+
+DAG_ID = "secretsync_example"
+STATIC = Path(__file__).resolve().parents[2] / "docs" / "_static"
+# Flags for a root, offline, screen-less machine (no sandbox, no GPU, no background calls home).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+RUN_TIMEOUT_MS = 300_000  # a whole DAG run on a busy 2-core machine
+
+
+def chromium_path() -> str:
+    """``$CHROMIUM`` or Debian's ``chromium`` on PATH."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if not path:
+        raise RuntimeError("Chromium not found: `make e2e` installs Debian's chromium package")
+    return path
+
+
+@pytest.fixture(scope="module")
+def airflow() -> Iterator[RunningAirflow]:
+    with local_airflow() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, airflow: RunningAirflow) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{airflow.url}/")
+    page.get_by_label("Username").fill(airflow.username)
+    page.get_by_label("Password").fill(airflow.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{airflow.url}/")
+    yield page
+    context.close()
+
+
+def open_trigger_form_with_dry_run(page: Page, airflow: RunningAirflow) -> None:
+    page.goto(f"{airflow.url}/dags/{DAG_ID}")
+    expect(page.get_by_role("heading", name=DAG_ID, exact=True)).to_be_visible()
+    page.get_by_role("button", name="Trigger Dag").click()
+    dialog = page.get_by_role("dialog")
+    dry_run = dialog.get_by_role("checkbox", name="dry_run")
+    expect(dialog.get_by_role("combobox", name="Select one or multiple values")).to_be_visible()
+    expect(dialog.get_by_role("combobox", name="mode")).to_be_visible()
+    expect(dialog.get_by_role("checkbox", name="fail_on_changes")).not_to_be_checked()
+    expect(dry_run).not_to_be_checked()
+    dry_run.locator("xpath=..").click()  # the switch's visible label wraps the hidden input
+    expect(dry_run).to_be_checked()
+
+
+def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> None:
+    open_trigger_form_with_dry_run(page, airflow)
+    page.screenshot(path=STATIC / "ui-trigger-form.png")
+
+    page.get_by_role("dialog").get_by_role("button", name="Trigger").click()
+    page.wait_for_url(f"**/dags/{DAG_ID}/runs/manual__*")
+    run_id = page.url.rsplit("/runs/", 1)[1]
+    header = page.get_by_role("heading", name=run_id, exact=True).locator("xpath=..")
+    expect(header.get_by_test_id("state-badge")).to_have_text("Success", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_role("cell", name="Success", exact=True)).to_have_count(6)  # all tasks
+    page.screenshot(path=STATIC / "ui-run-success.png")
+
+    page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/report")
+    log = page.get_by_role("code").first
+    expect(log).to_contain_text("DRY RUN: nothing was written")
+    expect(log).to_contain_text("Staging: 3 added")
+    expect(log).to_contain_text("Production: 3 added")
+    page.screenshot(path=STATIC / "ui-report-log.png")
+
+    assert_nothing_written(airflow)
+
+
+def assert_nothing_written(airflow: RunningAirflow) -> None:
+    """The dry run wrote neither the destinations nor the merge store."""
+    import boto3
+    import hvac
+
+    aws = boto3.client(
+        "secretsmanager",
+        endpoint_url=airflow.servers.aws.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    names = [s["Name"] for s in aws.list_secrets()["SecretList"]]
+    assert sorted(names) == ["legacy/app/api", "legacy/app/db", "legacy/smtp"]
+    vault = hvac.Client(url=airflow.servers.vault.url, token=airflow.servers.vault.token)
+    listed = vault.secrets.kv.v2.list_secrets(mount_point="secret", path="")["data"]["keys"]
+    assert listed == ["sources/"]
