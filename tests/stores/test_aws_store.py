@@ -314,3 +314,18 @@ def test_empty_value_is_refused_clearly(factory, sm, prefix) -> None:
     with pytest.raises(StoreError, match="'empty': Secrets Manager cannot store an empty value"):
         store.write(SecretWrite("empty", ""), owner="T")
     assert store.list_secrets() == {}
+
+
+def test_secret_deleted_between_listing_and_reading_is_not_current(factory, sm, prefix) -> None:
+    sm.create_secret(Name=f"{prefix}stays", SecretString="a")
+    sm.create_secret(Name=f"{prefix}goes", SecretString="b")
+    store = destination(factory, prefix)
+
+    def delete_meanwhile(**kwargs) -> None:  # returning None lets the real call go on
+        sm.delete_secret(SecretId=f"{prefix}goes", RecoveryWindowInDays=7)
+
+    store.client.meta.events.register(
+        "before-call.secretsmanager.BatchGetSecretValue", delete_meanwhile
+    )
+
+    assert {p: s.value for p, s in store.list_secrets().items()} == {"stays": "a"}

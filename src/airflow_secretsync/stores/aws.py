@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -144,8 +144,8 @@ class AwsSecretsStore(SecretStore):
 
     def list_secrets(self) -> dict[str, StoredSecret]:
         entries = self._list_entries()
-        arns = [entry["ARN"] for entry, _ in entries.values()]
-        batches = [arns[i : i + BATCH_SIZE] for i in range(0, len(arns), BATCH_SIZE)]
+        arns = [(entry["ARN"], rel) for rel, (entry, _) in entries.items()]
+        batches = [dict(arns[i : i + BATCH_SIZE]) for i in range(0, len(arns), BATCH_SIZE)]
         values: dict[str, SecretValue] = {}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for batch_values in pool.map(self._get_batch, batches):
@@ -197,7 +197,8 @@ class AwsSecretsStore(SecretStore):
             return None
         return bare[len(self._base) :]
 
-    def _get_batch(self, arns: Sequence[str]) -> dict[str, SecretValue]:
+    def _get_batch(self, arns: Mapping[str, str]) -> dict[str, SecretValue]:
+        """Values by ARN of up to 20 secrets (``arns`` maps ARN to relative path)."""
         try:
             response = self.client.batch_get_secret_value(SecretIdList=list(arns))
         except (ClientError, BotoCoreError) as exc:
@@ -206,9 +207,9 @@ class AwsSecretsStore(SecretStore):
             # Gone or scheduled for deletion since the listing: no longer current.
             if error.get("ErrorCode") in (_NOT_FOUND, "InvalidRequestException"):
                 continue
-            name = self._relative(error.get("SecretId", "")) or error.get("SecretId")
+            path = arns.get(error.get("SecretId", ""), error.get("SecretId"))
             raise StoreError(
-                f"{self.description} '{name}': BatchGetSecretValue: {error.get('ErrorCode')}"
+                f"{self.description} '{path}': BatchGetSecretValue: {error.get('ErrorCode')}"
                 f" ({error.get('Message', '')})"
             )
         return {
