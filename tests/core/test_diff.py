@@ -65,6 +65,6 @@ def test_orphans_counted_but_not_deleted_without_delete_orphans() -> None:
 
 def test_to_stored_is_applied_before_comparing() -> None:
     current = {"s": stored("s", {"value": "plain"})}
-    diff = diff_secrets({"s": "plain"}, current, to_stored=lambda v: {"value": v})
+    diff = diff_secrets({"s": "plain"}, current, to_stored=lambda v, path: {"value": v})
     assert [c.change_type for c in diff.changes] == ["unchanged"]
     assert diff.writes == []

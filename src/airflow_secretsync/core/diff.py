@@ -73,17 +73,18 @@ def diff_secrets(
     desired: Mapping[str, Any],
     current: Mapping[str, StoredSecret],
     *,
-    to_stored: Callable[[Any], Any] = lambda value: value,
+    to_stored: Callable[..., Any] = lambda value, *, path=None: value,
     delete_orphans: bool = False,
 ) -> TargetDiff:
-    """Compare desired values (converted with ``to_stored``) against a destination's secrets.
+    """Compare desired values (converted with ``to_stored(value, path=...)``, which may raise
+    for a value the destination cannot hold) against a destination's secrets.
 
     Secrets the tool did not create are never ``removed``; ``deletes`` is filled only when
     ``delete_orphans`` is set.
     """
     result = TargetDiff()
     for path in sorted(desired):
-        value = to_stored(desired[path])
+        value = to_stored(desired[path], path=path)
         existing = current.get(path)
         if existing is None:
             result.changes.append(Change(path, "added"))
