@@ -66,6 +66,10 @@ def test_attach_to_any_operator_merges_and_survives_copies() -> None:
     clone = copy.deepcopy(op)  # Airflow copies tasks (partial_subset); the wrapper follows
     assert clone.execute.__self__ is clone
     assert task_step_secrets(clone) == task_step_secrets(op)
+    prepared = clone.prepare_for_execution()  # the shallow copy a worker executes
+    assert prepared is not clone
+    assert prepared.execute.__self__ is prepared
+    assert prepared.prepare_for_execution.__self__ is prepared
 
 
 def test_decorator_forms_and_misuse() -> None:
@@ -102,8 +106,11 @@ OUT = {out!r}
 
 with DAG({dag_id!r}, schedule=None) as dag:
     # an explicit env replaces os.environ for the subprocess: the secret is added to it
+    # templates are rendered on the copy Airflow executes: the wrapper must run that copy
     explicit_env = BashOperator(
-        task_id="explicit_env", env={{"KEEP": "kept"}}, bash_command=f"env > {{OUT}}/explicit.env"
+        task_id="explicit_env",
+        env={{"KEEP": "{{{{ ti.task_id }}}}", "OUT": OUT}},
+        bash_command="env > $OUT/explicit.env; echo {{{{ ti.task_id }}}} > $OUT/rendered",
     )
     attach_step_secrets(explicit_env, SS_EXPLICIT={ref!r})
 
@@ -145,7 +152,8 @@ def test_in_a_dag_run(tmp_path: Path, dag_file, airflow_db: Path, canary, capfd)
         "fails": "failed", "unresolvable": "failed",
     }  # fmt: skip
     explicit = (tmp_path / "explicit.env").read_text().splitlines()
-    assert {"KEEP=kept", f"SS_EXPLICIT={value}"} <= set(explicit)
+    assert {"KEEP=explicit_env", f"SS_EXPLICIT={value}"} <= set(explicit)
+    assert (tmp_path / "rendered").read_text().strip() == "explicit_env"
     assert (tmp_path / "bash.out").read_text().strip() == value
     assert {"SS_EXPLICIT", "SS_BASH", "SS_FAILS", "SS_MISSING"}.isdisjoint(os.environ)
     output = "".join(capfd.readouterr())

@@ -59,10 +59,10 @@ def attach_step_secrets(
 ) -> Op:
     """Give ``operator`` step secrets (added to any it already has; same name: the new one wins).
 
-    ``execute`` is wrapped once, on this instance: the references are resolved when it starts
-    and the variables exist until it returns or raises. Operators that pass an explicit ``env``
-    mapping to their subprocess (``BashOperator(env=...)``) get the variables there too.
-    Returns ``operator``.
+    ``execute`` is wrapped once, on this instance (see :func:`_wrap`): the references are
+    resolved when it starts and the variables exist until it returns or raises. Operators
+    that pass an explicit ``env`` mapping to their subprocess (``BashOperator(env=...)``) get
+    the variables there too. Returns ``operator``.
     """
     if not isinstance(operator, BaseOperator):
         raise ConfigError(
@@ -72,10 +72,23 @@ def attach_step_secrets(
     entries = _entries(secrets, named)
     current = getattr(operator, STEP_SECRETS_ATTR, None)
     if current is None:
-        # A bound method survives the deep copies Airflow makes of tasks (it follows the copy).
-        operator.execute = MethodType(_execute_with_step_secrets, operator)  # type: ignore[method-assign]
+        _wrap(operator)
     setattr(operator, STEP_SECRETS_ATTR, {**(current or {}), **entries})
     return operator
+
+
+def _wrap(operator: BaseOperator) -> None:
+    """Bind the wrappers to ``operator``. Deep copies of it get wrappers bound to the copy; the
+    shallow copy Airflow executes (``prepare_for_execution``, where templates are rendered)
+    is re-bound by :func:`_prepare_for_execution`."""
+    operator.execute = MethodType(_execute_with_step_secrets, operator)  # type: ignore[method-assign]
+    operator.prepare_for_execution = MethodType(_prepare_for_execution, operator)  # type: ignore[method-assign]
+
+
+def _prepare_for_execution(self: BaseOperator) -> BaseOperator:
+    prepared = type(self).prepare_for_execution(self)
+    _wrap(prepared)
+    return prepared
 
 
 def task_step_secrets(operator: BaseOperator) -> dict[str, str]:
