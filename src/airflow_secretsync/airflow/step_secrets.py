@@ -146,11 +146,10 @@ class _StepSecretTask:
 def with_step_secrets(
     secrets: Mapping[str, str] | None = None, /, **named: str
 ) -> Callable[[Any], Any]:
-    """Decorate a ``@task`` (placed above it) or an operator with step secrets::
+    """Step secrets for a ``@task``, written above it, or for an operator.
 
-    @with_step_secrets(API_TOKEN="ref+vault://secret/reporting#/token")
-    @task
-    def publish(): ...
+    ``@with_step_secrets(API_TOKEN="ref+vault://secret/reporting#/token")`` over ``@task``:
+    every task the decorated function creates (``override`` included) gets them.
     """
     entries = _entries(secrets, named)
 
