@@ -1,0 +1,488 @@
+"""Every fenced code block in docs/*.md is executed or validated (see docs/contributing.md).
+
+- ``python``: compiled and executed (``imports-only`` marker: only its imports run);
+- ``yaml``: a pipeline config is validated by ``parse_config`` (a partial one over the page's
+  context config), a compose fragment against docker-compose.yaml, CI steps' ``run:`` as shell;
+- ``json``: parsed; a report round-trips through ``Report``, a connection through Airflow;
+- ``bash`` / ``sh`` / ``console``: each command is checked by what runs it (``secretsync``
+  argument parsing, and ``validate`` / ``plan`` / ``pipeline --dry-run`` really run; Makefile
+  targets, extras, ``AIRFLOW_CONN_*`` values, compose services, ``airflow`` CLI parsing...);
+- ``text``: output and grammar, never code.
+
+Commands and Python run in a work directory holding ``pipeline.yaml`` (the page's last complete
+pipeline config before the block, else ``dags/configs/example.yaml``) and a ``dags`` link to the
+repo's, with Airflow's connections pointing at the local OpenBao and moto servers.
+A block opts out only through ``<!-- snippet: skip REASON -->`` right above its fence.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+import pytest
+import yaml
+
+from airflow_secretsync.config import parse_config
+from airflow_secretsync.config.model import PipelineConfig
+from airflow_secretsync.core.report import Report
+from devtools.seed import seed_example
+from devtools.servers import LocalServers
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
+FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+MARKER = re.compile(r"^<!--\s*snippet:\s*(?P<kind>\S+)\s*(?P<reason>.*?)\s*-->$")
+MARKER_KINDS = {"skip", "imports-only"}
+NOT_CODE = {"text"}
+CONFIG_KEYS = set(PipelineConfig.model_fields) - {"source_file"}
+NAMED_MAPS = {"connections", "sources", "targets", "step_secrets"}
+#: Where the docs' deployment paths live in this repository.
+PATH_ALIASES = {"/opt/airflow/dags/": f"{REPO}/dags/"}
+
+
+@dataclass(frozen=True)
+class Snippet:
+    page: str
+    line: int
+    lang: str
+    code: str
+    marker: str | None
+    reason: str
+    context_config: str  # the pipeline config the block is read against
+
+    @property
+    def id(self) -> str:
+        return f"{self.page}:{self.line}"
+
+
+def is_full_config(data: object) -> bool:
+    return isinstance(data, dict) and "version" in data and set(data) <= CONFIG_KEYS
+
+
+def is_partial_config(data: object) -> bool:
+    return isinstance(data, dict) and bool(data) and set(data) <= CONFIG_KEYS
+
+
+def extract(path: Path) -> Iterator[Snippet]:
+    """Fenced code blocks of a MyST page (directive blocks such as ``{toctree}`` excluded)."""
+    lines = path.read_text().splitlines()
+    context = EXAMPLE.read_text()
+    index = 0
+    while index < len(lines):
+        match = FENCE.match(lines[index])
+        if not match:
+            index += 1
+            continue
+        fence, info = match["fence"], match["info"].strip()
+        end = index + 1
+        while end < len(lines) and not (
+            lines[end].startswith(fence) and not lines[end].strip(fence[0]).strip()
+        ):
+            end += 1
+        code = "\n".join(lines[index + 1 : end]) + "\n"
+        above = next((line for line in reversed(lines[:index]) if line.strip()), "")
+        marker = MARKER.match(above.strip())
+        lang = info.split()[0].lower() if info else ""
+        if not lang.startswith("{"):
+            yield Snippet(
+                path.name,
+                index + 1,
+                lang,
+                code,
+                marker["kind"] if marker else None,
+                marker["reason"] if marker else "",
+                context,
+            )
+            if lang in ("yaml", "yml") and (marker is None or marker["kind"] != "skip"):
+                context = next_context(context, yaml.safe_load(code))
+        index = end + 1
+
+
+def next_context(context: str, data: object) -> str:
+    """The page's context config after a YAML block: a complete config replaces it, a partial
+    one is laid over it (entries of named maps by name, other sections whole)."""
+    if is_full_config(data):
+        return yaml.safe_dump(data, sort_keys=False)
+    if is_partial_config(data):
+        merged = yaml.safe_load(context)
+        for key, value in data.items():
+            if key in NAMED_MAPS and isinstance(value, dict):
+                merged[key] = {**(merged.get(key) or {}), **value}
+            else:
+                merged[key] = value
+        return yaml.safe_dump(merged, sort_keys=False)
+    return context
+
+
+PAGES = sorted(DOCS.glob("*.md"))
+SNIPPETS = [snippet for page in PAGES for snippet in extract(page)]
+CHECKED = [s for s in SNIPPETS if s.marker != "skip" and s.lang not in NOT_CODE]
+
+
+def test_the_docs_have_code_to_check() -> None:
+    langs = {s.lang for s in CHECKED}
+    assert {"python", "yaml", "bash", "json"} <= langs
+
+
+def test_markers_sit_on_code_blocks_and_say_why() -> None:
+    marked = {(s.page, s.line) for s in SNIPPETS if s.marker}
+    for page in PAGES:
+        lines = page.read_text().splitlines()
+        for number, line in enumerate(lines, 1):
+            if "snippet:" not in line or not line.strip().startswith("<!--"):
+                continue
+            match = MARKER.match(line.strip())
+            assert match, f"{page.name}:{number}: malformed marker {line!r}"
+            assert match["kind"] in MARKER_KINDS, f"{page.name}:{number}: unknown marker"
+            assert len(match["reason"].split()) >= 3, f"{page.name}:{number}: say why"
+            fence = next(n for n in range(number, len(lines)) if lines[n].strip())
+            assert (page.name, fence + 1) in marked, f"{page.name}:{number}: no code block below"
+
+
+def test_every_block_names_a_language_the_checks_know() -> None:
+    unknown = [f"{s.id} ({s.lang or 'no language'})" for s in CHECKED if s.lang not in CHECKERS]
+    assert not unknown, f"add a checker or use `text` for non-code: {unknown}"
+
+
+# --- the work directory -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, servers: LocalServers, monkeypatch: pytest.MonkeyPatch) -> Path:
+    seed_example(servers)
+    # Every AWS client the docs' code makes, STS for an assumed role included, talks to moto.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", servers.aws.url)
+    (tmp_path / "dags").symlink_to(REPO / "dags")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def with_context(snippet: Snippet, workdir: Path, named: list[str]) -> None:
+    """``pipeline.yaml``, and each relative YAML path the block names that is not in the
+    repository, hold the block's context config."""
+    for name in {"pipeline.yaml", *named}:
+        path = (workdir / name).resolve()
+        inside = path.is_relative_to(workdir.resolve())
+        if name.endswith((".yaml", ".yml")) and inside and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(snippet.context_config)
+    config = yaml.safe_load(snippet.context_config) or {}
+    s3_merge_store = (config.get("merge_store") or {}).get("s3")
+    if s3_merge_store:  # the docs assume the merge store's bucket exists
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")  # at moto: AWS_ENDPOINT_URL
+        if s3_merge_store["bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+            s3.create_bucket(Bucket=s3_merge_store["bucket"])
+
+
+# --- python -----------------------------------------------------------------------------------
+
+
+def check_python(snippet: Snippet, workdir: Path) -> None:
+    source = snippet.code
+    for alias, real in PATH_ALIASES.items():
+        source = source.replace(alias, real)
+    tree = ast.parse(source, snippet.id)
+    if snippet.marker == "imports-only":
+        tree.body = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+        assert tree.body, f"{snippet.id}: imports-only, but it imports nothing"
+    namespace = {"__name__": "docs_snippet", "__file__": str(REPO / "dags" / "snippet.py")}
+    strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
+    with_context(snippet, workdir, [s for s in strings if isinstance(s, str)])
+    exec(compile(tree, snippet.id, "exec"), namespace)
+
+
+# --- yaml -------------------------------------------------------------------------------------
+
+
+def check_yaml(snippet: Snippet, workdir: Path) -> None:
+    data = yaml.safe_load(snippet.code)
+    if is_full_config(data):
+        parse_config(snippet.code, snippet.id)
+    elif is_partial_config(data):
+        parse_config(next_context(snippet.context_config, data), snippet.id)
+    elif isinstance(data, dict) and "services" in data:
+        compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+        unknown = set(data["services"]) - set(compose["services"])
+        assert not unknown, f"{snippet.id}: services not in docker-compose.yaml: {unknown}"
+    elif ci_steps(data):
+        for step in ci_steps(data):
+            if "run" in step:
+                check_shell_text(step["run"], snippet, workdir)
+    else:
+        pytest.fail(f"{snippet.id}: a YAML block that is no pipeline config, compose or CI file")
+
+
+def ci_steps(data: object) -> list[dict]:
+    """The steps of a CI workflow, a job, or a bare list of steps."""
+    if isinstance(data, dict) and "jobs" in data:
+        return [s for job in data["jobs"].values() for s in ci_steps(job)]
+    if isinstance(data, dict) and "steps" in data:
+        return ci_steps(data["steps"])
+    if isinstance(data, list) and data and all(isinstance(s, dict) for s in data):
+        return [s for s in data if {"run", "uses"} & set(s)]
+    return []
+
+
+# --- json -------------------------------------------------------------------------------------
+
+
+def check_json(snippet: Snippet, workdir: Path) -> None:
+    data = json.loads(snippet.code)
+    if isinstance(data, dict) and {"dry_run", "summary", "targets"} <= set(data):
+        assert Report.from_dict(data).to_dict() == data, f"{snippet.id}: not a valid report"
+    elif isinstance(data, dict) and "conn_type" in data:
+        check_connection("AIRFLOW_CONN_SNIPPET", snippet.code, snippet)
+
+
+# --- shell ------------------------------------------------------------------------------------
+
+
+def shell_commands(text: str) -> Iterator[list[str]]:
+    """Each command of a shell script as words (quotes, ``\\`` continuations, ``&&`` ...)."""
+    pending = ""
+    for line in text.splitlines():
+        pending = f"{pending}\n{line}" if pending else line
+        if pending.rstrip().endswith("\\"):
+            pending = pending.rstrip()[:-1]
+            continue
+        try:
+            words = shlex.split(pending, comments=True)
+        except ValueError:  # an open quote: the command goes on
+            continue
+        pending = ""
+        command: list[str] = []
+        for word in [*words, ";"]:
+            if word in (";", "&&", "||", "|"):
+                if command:
+                    yield command
+                command = []
+            else:
+                command.append(word)
+    assert not pending.strip(), f"unterminated command: {pending!r}"
+
+
+def check_shell_text(text: str, snippet: Snippet, workdir: Path) -> None:
+    for words in shell_commands(text):
+        while words and re.match(r"^[A-Za-z_]\w*=", words[0]):
+            name, value = words.pop(0).split("=", 1)
+            check_assignment(name, value, snippet)
+        if words:
+            program = words[0]
+            checker = COMMANDS.get(program)
+            assert checker, f"{snippet.id}: no check for the command {program!r}"
+            checker(words[1:], snippet, workdir)
+
+
+def check_shell(snippet: Snippet, workdir: Path) -> None:
+    check_shell_text(snippet.code, snippet, workdir)
+
+
+def check_console(snippet: Snippet, workdir: Path) -> None:
+    """``$ command`` lines are commands; the others are their output."""
+    commands = [line[2:] for line in snippet.code.splitlines() if line.startswith("$ ")]
+    assert commands, f"{snippet.id}: a console block without a `$ ` command"
+    check_shell_text("\n".join(commands), snippet, workdir)
+
+
+def check_assignment(name: str, value: str, snippet: Snippet) -> None:
+    if name.startswith("AIRFLOW_CONN_"):
+        check_connection(name, value, snippet)
+
+
+def check_connection(name: str, value: str, snippet: Snippet) -> None:
+    """An ``AIRFLOW_CONN_*`` value (JSON or URI) that Airflow parses, of a known type."""
+    from airflow.models.connection import Connection
+
+    conn_id = name.removeprefix("AIRFLOW_CONN_").lower()
+    if value.lstrip().startswith("{"):
+        conn = Connection.from_json(value, conn_id=conn_id)
+    else:
+        conn = Connection(conn_id=conn_id, uri=value)
+    assert conn.conn_type in ("vault", "aws"), f"{snippet.id}: {name} type {conn.conn_type!r}"
+
+
+def cmd_export(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    for assignment in args:
+        name, _, value = assignment.partition("=")
+        check_assignment(name, value, snippet)
+
+
+def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    """Parsed by the CLI's own parser; ``validate``, ``plan`` and dry runs really run."""
+    from airflow_secretsync.cli import build_parser, main
+
+    try:
+        parsed = build_parser().parse_args(args)
+    except SystemExit as exc:
+        pytest.fail(f"{snippet.id}: `secretsync {shlex.join(args)}` does not parse ({exc})")
+    runs = parsed.command in ("validate", "plan") or getattr(parsed, "dry_run", False)
+    if not runs or "--help" in args:
+        return
+    with_context(snippet, workdir, args)
+    with redirect_stdout(StringIO()):
+        code = main(args)
+    assert code in (0, 1), f"{snippet.id}: `secretsync {shlex.join(args)}` exited {code}"
+
+
+def cmd_make(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    makefile = (REPO / "Makefile").read_text()
+    for target in (a for a in args if not a.startswith("-") and "=" not in a):
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.M), f"{snippet.id}: {target}"
+
+
+def cmd_pip(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    from packaging.requirements import Requirement
+
+    assert args[0] == "install", f"{snippet.id}: pip {args[0]}"
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    for arg in (a for a in args[1:] if not a.startswith("-")):
+        requirement = Requirement(arg)
+        if requirement.name == "airflow-secretsync":
+            assert requirement.extras <= set(extras), f"{snippet.id}: {requirement.extras}"
+
+
+def cmd_docker(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    """``docker compose ...``: options, the subcommand and the services it names."""
+    assert args[0] == "compose", f"{snippet.id}: only `docker compose` is documented"
+    services = set(yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"])
+    words = iter(args[1:])
+    positional: list[str] = []
+    for word in words:
+        if word == "--scale":
+            service = next(words).split("=")[0]
+            assert service in services, f"{snippet.id}: --scale {service}"
+        elif word in ("-f", "--file"):
+            assert (REPO / next(words)).exists(), snippet.id
+        elif not word.startswith("-"):
+            positional.append(word)
+    command, *rest = positional
+    named = rest[:1] if command in ("exec", "run") else rest
+    if command in ("up", "down", "logs", "ps", "stop", "restart", "build", "pull", "exec", "run"):
+        assert set(named) <= services, f"{snippet.id}: unknown services {set(named) - services}"
+    else:
+        pytest.fail(f"{snippet.id}: unexpected `docker compose {command}`")
+
+
+def cmd_airflow(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    from airflow.cli.cli_parser import get_parser
+
+    try:
+        get_parser().parse_args(args)
+    except SystemExit as exc:
+        pytest.fail(f"{snippet.id}: `airflow {shlex.join(args)}` does not parse ({exc})")
+
+
+def cmd_python(args: list[str], snippet: Snippet, workdir: Path) -> None:
+    import importlib.util
+
+    assert args[0] == "-m", f"{snippet.id}: only `python -m MODULE` is documented"
+    assert importlib.util.find_spec(args[1]), f"{snippet.id}: no module {args[1]}"
+
+
+COMMANDS: dict[str, Callable[[list[str], Snippet, Path], None]] = {
+    "secretsync": cmd_secretsync,
+    "export": cmd_export,
+    "make": cmd_make,
+    "pip": cmd_pip,
+    "docker": cmd_docker,
+    "airflow": cmd_airflow,
+    "python": cmd_python,
+}
+CHECKERS: dict[str, Callable[[Snippet, Path], None]] = {
+    "python": check_python,
+    "yaml": check_yaml,
+    "yml": check_yaml,
+    "json": check_json,
+    "bash": check_shell,
+    "sh": check_shell,
+    "shell": check_shell,
+    "console": check_console,
+}
+
+
+@pytest.mark.parametrize("snippet", CHECKED, ids=lambda s: s.id)
+def test_snippet(snippet: Snippet, workdir: Path) -> None:
+    checker = CHECKERS.get(snippet.lang)
+    assert checker, f"{snippet.id}: no checker for {snippet.lang!r}"
+    checker(snippet, workdir)
+
+
+BROKEN = {
+    "unknown config key": (
+        "yaml",
+        "version: 1\npipeline: {merge: {enabled: false}}\nsources: {a: {vault: {paht: x}}}\n",
+    ),
+    "partial config, bad import": ("yaml", "targets:\n  Extra: [legasy]\n"),
+    "unknown YAML": ("yaml", "apiVersion: v1\nkind: Pod\n"),
+    "compose service": ("yaml", "services:\n  airflow-webserver: {}\n"),
+    "python error": (
+        "python",
+        "from airflow_secretsync.config import load_config\nload_config(1)\n",
+    ),
+    "python name": ("python", "from airflow_secretsync.airflow import no_such_name\n"),
+    "cli option": ("bash", "secretsync pipeline --config pipeline.yaml --dryrun\n"),
+    "cli run": ("bash", "secretsync validate missing/../../nowhere.yaml\n"),
+    "make target": ("bash", "make deploy\n"),
+    "extra": ("bash", "pip install 'airflow-secretsync[gcp]'\n"),
+    "connection": ("bash", 'export AIRFLOW_CONN_VAULT_DEFAULT=\'{"conn_type": "vault",\'\n'),
+    "command": ("bash", "curl http://127.0.0.1:8080/\n"),
+    "unterminated": ("bash", "secretsync validate 'pipeline.yaml\n"),
+    "compose scale": ("bash", "docker compose up -d --scale worker=3\n"),
+    "airflow cli": ("bash", "airflow dags trigger-it secretsync_example\n"),
+    "report": ("json", '{"dry_run": true, "summary": {}, "targets": [{"status": "ok"}]}\n'),
+    "console": ("console", "secretsync validate pipeline.yaml\n"),
+}
+
+
+@pytest.mark.parametrize(("lang", "code"), BROKEN.values(), ids=BROKEN.keys())
+def test_checks_catch_broken_snippets(lang: str, code: str, workdir: Path) -> None:
+    snippet = Snippet("broken.md", 1, lang, code, None, "", EXAMPLE.read_text())
+    with pytest.raises((Exception, pytest.fail.Exception)):  # a check failed, whichever
+        CHECKERS[lang](snippet, workdir)
+
+
+def test_imports_only_runs_the_imports_alone(workdir: Path) -> None:
+    code = "from airflow_secretsync.config import load_config\nload_config('/nowhere.yaml')\n"
+    snippet = Snippet("p.md", 1, "python", code, "imports-only", "needs a cluster", "")
+    check_python(snippet, workdir)
+    with pytest.raises(ImportError):
+        check_python(
+            Snippet("p.md", 1, "python", "import no_such_module\n", "imports-only", "x y z", ""),
+            workdir,
+        )
+
+
+def test_markers_and_context_are_read_from_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```yaml\nversion: 1\nsources: {s: {vault: {mount: secret, path: s}}}\n"
+        "targets: {T: [s]}\n```\n\n"
+        "<!-- snippet: skip it talks to a production cluster -->\n"
+        "```python\nraise SystemExit\n```\n"
+        "```{toctree}\nindex\n```\n"
+        "````text\n```python\nnot a block\n```\n````\n"
+    )
+    first, second, third = extract(page)
+    assert (first.lang, first.line, first.marker) == ("yaml", 1, None)
+    assert (second.lang, second.marker, second.reason) == (
+        "python",
+        "skip",
+        "it talks to a production cluster",
+    )
+    assert "targets" in yaml.safe_load(second.context_config)
+    assert set(yaml.safe_load(second.context_config)["sources"]) == {"s"}
+    assert (third.lang, third.code) == ("text", "```python\nnot a block\n```\n")
