@@ -12,7 +12,6 @@ Declare them with :func:`attach_step_secrets` (any operator), :func:`with_step_s
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from types import MethodType
@@ -22,10 +21,10 @@ from airflow.sdk import BaseOperator, Context
 
 from airflow_secretsync.airflow.step_secret_env import step_secret_environment
 from airflow_secretsync.config import PipelineConfig, build_plan
+from airflow_secretsync.config.checks import ENV_NAME
 from airflow_secretsync.errors import ConfigError, SecretSyncError
 from airflow_secretsync.refs import parse_reference
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: The operator attribute holding its ``{ENV_NAME: reference}``.
 STEP_SECRETS_ATTR = "secretsync_step_secrets"
 OPTION_FORM = "TASK:NAME=REF (e.g. sync.Production:DB_PASSWORD=ref+vault://secret/db#/password)"
