@@ -38,7 +38,7 @@ class SecretsCache:
         self.miss_ttl_seconds = miss_ttl_seconds
         self._clock = clock
         self._entries: dict[SecretReference, tuple[float, str | None]] = {}
-        self._key_locks: dict[SecretReference, threading.Lock] = {}
+        self._key_locks: dict[SecretReference, threading.RLock] = {}
         self._lock = threading.Lock()
         self._generation = 0
 
@@ -63,7 +63,7 @@ class SecretsCache:
             hit, raw = self._cached(location)
             if hit:
                 return raw
-            key_lock = self._key_locks.setdefault(location, threading.Lock())
+            key_lock = self._key_locks.setdefault(location, threading.RLock())
         with key_lock:
             with self._lock:
                 hit, raw = self._cached(location)
