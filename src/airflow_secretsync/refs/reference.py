@@ -22,6 +22,14 @@ _WHITESPACE = re.compile(r"\s")
 #: Parameters whose values are shown when a reference is quoted; others appear as ``name=...``.
 SHOWN_PARAMS = frozenset({"connection_id", "region", "version", "version_id", "version_stage"})
 _SAFE = "/:@!$&'()*+,;=-._~"
+_NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter"
+
+
+def check_provider_name(name: object) -> str:
+    """``name`` if it is a valid provider name, else :class:`SecretReferenceError`."""
+    if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
+        raise SecretReferenceError(f"invalid secret provider name {name!r}: use {_NAME_RULE}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -38,11 +46,7 @@ class SecretReference:
     fragment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not PROVIDER_NAME.fullmatch(self.provider):
-            raise SecretReferenceError(
-                f"invalid secret provider name {self.provider!r}: "
-                "use lower-case letters, digits, '-' and '_', starting with a letter"
-            )
+        check_provider_name(self.provider)
         if not self.key:
             raise SecretReferenceError(f"secret reference to provider {self.provider!r}: empty key")
         fragment = tuple(self.fragment)
@@ -126,10 +130,7 @@ def parse_reference(text: str) -> SecretReference:
     if not sep:
         raise fail("missing '://' after the provider name")
     if not PROVIDER_NAME.fullmatch(provider):
-        raise fail(
-            f"invalid provider name {provider!r} "
-            "(lower-case letters, digits, '-' and '_', starting with a letter)"
-        )
+        raise fail(f"invalid provider name {provider!r} ({_NAME_RULE})")
     head, has_fragment, fragment_text = rest.partition("#")
     path, has_query, query = head.partition("?")
     key = unquote(path)

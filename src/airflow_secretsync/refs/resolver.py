@@ -11,7 +11,11 @@ from importlib.metadata import entry_points
 
 from airflow_secretsync.errors import SecretReferenceError, SecretSyncError
 from airflow_secretsync.refs.providers import BUILTIN_PROVIDERS, SecretsProvider
-from airflow_secretsync.refs.reference import PROVIDER_NAME, SecretReference, parse_reference
+from airflow_secretsync.refs.reference import (
+    SecretReference,
+    check_provider_name,
+    parse_reference,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +94,7 @@ class SecretsResolver:
 
     def register(self, provider: SecretsProvider, name: str | None = None) -> SecretsProvider:
         """Route references to ``provider`` under ``name`` (default ``provider.provider_name``)."""
-        name = name or getattr(provider, "provider_name", "")
-        if not PROVIDER_NAME.fullmatch(name or ""):
-            raise SecretReferenceError(
-                f"invalid secret provider name {name!r}: "
-                "use lower-case letters, digits, '-' and '_', starting with a letter"
-            )
+        name = check_provider_name(name or getattr(provider, "provider_name", None))
         if not callable(getattr(provider, "get_secret", None)):
             raise SecretReferenceError(f"secret provider {name!r} has no get_secret(key) method")
         self._providers[name] = provider
