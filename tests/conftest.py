@@ -103,6 +103,17 @@ def dag_file(airflow_db: Path):
         path.unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="session")
+def airflow_standalone():
+    """``airflow standalone`` (api-server, scheduler, dag-processor, triggerer) serving the
+    repo's ``dags/``, with its own OpenBao and moto seeded with the example sources."""
+    from devtools.airflow_ui import local_airflow
+    from devtools.servers import free_port
+
+    with local_airflow(port=free_port()) as running:
+        yield running
+
+
 @pytest.fixture
 def vault_client(servers: LocalServers):
     """An hvac client on the dev server, authenticated with the root token."""
