@@ -3,7 +3,8 @@
 - ``python``: compiled and executed (``imports-only`` marker: only its imports run);
 - ``yaml``: a pipeline config is validated by ``parse_config`` (a partial one over the page's
   context config), a compose fragment against docker-compose.yaml, CI steps' ``run:`` as shell;
-- ``json``: parsed; a report round-trips through ``Report``, a connection through Airflow;
+- ``json``: parsed; a report round-trips through ``Report``, a connection through Airflow, a
+  DAG run ``conf`` is validated by the params of the context config's DAG;
 - ``bash`` / ``sh`` / ``console``: each command is checked by what runs it (``secretsync``
   argument parsing, and ``validate`` / ``plan`` / ``pipeline --dry-run`` really run; Makefile
   targets, extras, ``AIRFLOW_CONN_*`` values, compose services, ``airflow`` CLI parsing...);
@@ -23,7 +24,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -32,20 +33,22 @@ import pytest
 import yaml
 
 from airflow_secretsync.config import parse_config
-from airflow_secretsync.config.model import PipelineConfig
+from airflow_secretsync.config.model import PipelineConfig, VaultLocation
 from airflow_secretsync.core.report import Report
+from airflow_secretsync.errors import ConfigError
 from devtools.seed import seed_example
 from devtools.servers import LocalServers
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
-FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 MARKER = re.compile(r"^<!--\s*snippet:\s*(?P<kind>\S+)\s*(?P<reason>.*?)\s*-->$")
 MARKER_KINDS = {"skip", "imports-only"}
 NOT_CODE = {"text"}
 CONFIG_KEYS = set(PipelineConfig.model_fields) - {"source_file"}
 NAMED_MAPS = {"connections", "sources", "targets", "step_secrets"}
+DAG_PARAMS = {"dry_run", "targets", "mode", "fail_on_changes"}
 #: Where the docs' deployment paths live in this repository.
 PATH_ALIASES = {"/opt/airflow/dags/": f"{REPO}/dags/"}
 
@@ -73,39 +76,47 @@ def is_partial_config(data: object) -> bool:
     return isinstance(data, dict) and bool(data) and set(data) <= CONFIG_KEYS
 
 
-def extract(path: Path) -> Iterator[Snippet]:
-    """Fenced code blocks of a MyST page (directive blocks such as ``{toctree}`` excluded)."""
-    lines = path.read_text().splitlines()
-    context = EXAMPLE.read_text()
+@dataclass(frozen=True)
+class Fence:
+    start: int  # index of the opening fence line
+    end: int  # index of the closing fence line
+    indent: int
+    info: str
+
+
+def fences(lines: list[str]) -> Iterator[Fence]:
+    """The fenced blocks of a page (backticks or tildes, possibly indented in a list)."""
     index = 0
     while index < len(lines):
         match = FENCE.match(lines[index])
         if not match:
             index += 1
             continue
-        fence, info = match["fence"], match["info"].strip()
+        fence = match["fence"]
         end = index + 1
         while end < len(lines) and not (
-            lines[end].startswith(fence) and not lines[end].strip(fence[0]).strip()
+            lines[end].strip().startswith(fence) and not lines[end].strip().strip(fence[0])
         ):
             end += 1
-        code = "\n".join(lines[index + 1 : end]) + "\n"
-        above = next((line for line in reversed(lines[:index]) if line.strip()), "")
-        marker = MARKER.match(above.strip())
-        lang = info.split()[0].lower() if info else ""
-        if not lang.startswith("{"):
-            yield Snippet(
-                path.name,
-                index + 1,
-                lang,
-                code,
-                marker["kind"] if marker else None,
-                marker["reason"] if marker else "",
-                context,
-            )
-            if lang in ("yaml", "yml") and (marker is None or marker["kind"] != "skip"):
-                context = next_context(context, yaml.safe_load(code))
+        yield Fence(index, end, len(match["indent"]), match["info"].strip())
         index = end + 1
+
+
+def extract(path: Path) -> Iterator[Snippet]:
+    """Fenced code blocks of a MyST page (directive blocks such as ``{toctree}`` excluded)."""
+    lines = path.read_text().splitlines()
+    context = EXAMPLE.read_text()
+    for block in fences(lines):
+        code = "\n".join(line[block.indent :] for line in lines[block.start + 1 : block.end])
+        above = next((line for line in reversed(lines[: block.start]) if line.strip()), "")
+        marker = MARKER.match(above.strip())
+        lang = block.info.split()[0].lower() if block.info else ""
+        if lang.startswith("{"):
+            continue
+        kind, reason = (marker["kind"], marker["reason"]) if marker else (None, "")
+        yield Snippet(path.name, block.start + 1, lang, code + "\n", kind, reason, context)
+        if lang in ("yaml", "yml") and kind != "skip":
+            context = next_context(context, yaml.safe_load(code))
 
 
 def next_context(context: str, data: object) -> str:
@@ -134,19 +145,48 @@ def test_the_docs_have_code_to_check() -> None:
     assert {"python", "yaml", "bash", "json"} <= langs
 
 
+def marker_problems(page: Path) -> list[str]:
+    """Markers outside code blocks that are malformed, unexplained or above no code block."""
+    marked = {s.line for s in extract(page) if s.marker}
+    lines = page.read_text().splitlines()
+    inside = {n for b in fences(lines) for n in range(b.start, b.end + 1)}
+    problems = []
+    for index, line in enumerate(lines):
+        if index in inside or not re.match(r"\s*<!--\s*snippet:", line):
+            continue
+        where = f"{page.name}:{index + 1}"
+        match = MARKER.match(line.strip())
+        below = next((n for n in range(index + 1, len(lines)) if lines[n].strip()), None)
+        if not match:
+            problems.append(f"{where}: malformed marker")
+        elif match["kind"] not in MARKER_KINDS:
+            problems.append(f"{where}: unknown marker kind {match['kind']!r}")
+        elif len(match["reason"].split()) < 3:
+            problems.append(f"{where}: say why, in three words or more")
+        elif below is None or below + 1 not in marked:
+            problems.append(f"{where}: no code block right below")
+    return problems
+
+
 def test_markers_sit_on_code_blocks_and_say_why() -> None:
-    marked = {(s.page, s.line) for s in SNIPPETS if s.marker}
-    for page in PAGES:
-        lines = page.read_text().splitlines()
-        for number, line in enumerate(lines, 1):
-            if "snippet:" not in line or not line.strip().startswith("<!--"):
-                continue
-            match = MARKER.match(line.strip())
-            assert match, f"{page.name}:{number}: malformed marker {line!r}"
-            assert match["kind"] in MARKER_KINDS, f"{page.name}:{number}: unknown marker"
-            assert len(match["reason"].split()) >= 3, f"{page.name}:{number}: say why"
-            fence = next(n for n in range(number, len(lines)) if lines[n].strip())
-            assert (page.name, fence + 1) in marked, f"{page.name}:{number}: no code block below"
+    assert [p for page in PAGES for p in marker_problems(page)] == []
+
+
+def test_bad_markers_are_reported(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "<!-- snippet: skip -->\n```python\npass\n```\n"
+        "<!-- snippet: ignore because it is slow -->\n```python\npass\n```\n"
+        "<!-- snippet: skip it needs a cluster -->\n\nSome prose.\n"
+        "<!-- snippet: skip missing the closing\n```python\npass\n```\n"
+        "```text\n<!-- snippet: skip inside a block is fine -->\n```\n"
+    )
+    assert marker_problems(page) == [
+        "page.md:1: say why, in three words or more",
+        "page.md:5: unknown marker kind 'ignore'",
+        "page.md:9: no code block right below",
+        "page.md:12: malformed marker",
+    ]
 
 
 def test_every_block_names_a_language_the_checks_know() -> None:
@@ -157,39 +197,61 @@ def test_every_block_names_a_language_the_checks_know() -> None:
 # --- the work directory -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """Where a block runs: a work directory and Airflow connections at the local servers."""
+
+    path: Path
+    servers: LocalServers
+    env: pytest.MonkeyPatch
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, servers: LocalServers, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(tmp_path: Path, servers: LocalServers, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     seed_example(servers)
     # Every AWS client the docs' code makes, STS for an assumed role included, talks to moto.
     monkeypatch.setenv("AWS_ENDPOINT_URL", servers.aws.url)
     (tmp_path / "dags").symlink_to(REPO / "dags")
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return Sandbox(tmp_path, servers, monkeypatch)
 
 
-def with_context(snippet: Snippet, workdir: Path, named: list[str]) -> None:
+def with_context(snippet: Snippet, box: Sandbox, named: list[str]) -> None:
     """``pipeline.yaml``, and each relative YAML path the block names that is not in the
-    repository, hold the block's context config."""
+    repository, hold the block's context config; every store of that config can connect."""
     for name in {"pipeline.yaml", *named}:
-        path = (workdir / name).resolve()
-        inside = path.is_relative_to(workdir.resolve())
+        path = (box.path / name).resolve()
+        inside = path.is_relative_to(box.path.resolve())
         if name.endswith((".yaml", ".yml")) and inside and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(snippet.context_config)
-    config = yaml.safe_load(snippet.context_config) or {}
-    s3_merge_store = (config.get("merge_store") or {}).get("s3")
+    try:
+        config = parse_config(snippet.context_config, snippet.id)
+    except ConfigError:
+        return
+    for store in config_stores(config):
+        server = box.servers.vault if isinstance(store, VaultLocation) else box.servers.aws
+        box.env.setenv(f"AIRFLOW_CONN_{store.connection_id.upper()}", server.connection_uri())
+    s3_merge_store = config.merge_store.s3 if config.merge_store else None
     if s3_merge_store:  # the docs assume the merge store's bucket exists
         import boto3
 
         s3 = boto3.client("s3", region_name="us-east-1")  # at moto: AWS_ENDPOINT_URL
-        if s3_merge_store["bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-            s3.create_bucket(Bucket=s3_merge_store["bucket"])
+        if s3_merge_store.bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+            s3.create_bucket(Bucket=s3_merge_store.bucket)
+
+
+def config_stores(config: PipelineConfig) -> list:
+    """Every store location of a config (merge store, sources, destinations)."""
+    stores = [config.merge_store.store] if config.merge_store else []
+    stores += [source.store for source in config.sources.values()]
+    return stores + [t.destination for t in config.targets.values() if t.destination]
 
 
 # --- python -----------------------------------------------------------------------------------
 
 
-def check_python(snippet: Snippet, workdir: Path) -> None:
+def check_python(snippet: Snippet, workdir: Sandbox) -> None:
     source = snippet.code
     for alias, real in PATH_ALIASES.items():
         source = source.replace(alias, real)
@@ -206,7 +268,7 @@ def check_python(snippet: Snippet, workdir: Path) -> None:
 # --- yaml -------------------------------------------------------------------------------------
 
 
-def check_yaml(snippet: Snippet, workdir: Path) -> None:
+def check_yaml(snippet: Snippet, workdir: Sandbox) -> None:
     data = yaml.safe_load(snippet.code)
     if is_full_config(data):
         parse_config(snippet.code, snippet.id)
@@ -238,12 +300,23 @@ def ci_steps(data: object) -> list[dict]:
 # --- json -------------------------------------------------------------------------------------
 
 
-def check_json(snippet: Snippet, workdir: Path) -> None:
+def check_json(snippet: Snippet, workdir: Sandbox) -> None:
     data = json.loads(snippet.code)
     if isinstance(data, dict) and {"dry_run", "summary", "targets"} <= set(data):
         assert Report.from_dict(data).to_dict() == data, f"{snippet.id}: not a valid report"
     elif isinstance(data, dict) and "conn_type" in data:
         check_connection("AIRFLOW_CONN_SNIPPET", snippet.code, snippet)
+    elif isinstance(data, dict) and data and set(data) <= DAG_PARAMS:
+        check_dag_run_conf(data, snippet)
+
+
+def check_dag_run_conf(conf: dict, snippet: Snippet) -> None:
+    """A DAG run ``conf``: every value valid for the params of the context config's DAG."""
+    from airflow_secretsync.airflow.params import build_params
+
+    params = build_params(parse_config(snippet.context_config, snippet.id))
+    for name, value in conf.items():
+        params[name].resolve(value)  # raises ParamValidationError
 
 
 # --- shell ------------------------------------------------------------------------------------
@@ -273,7 +346,7 @@ def shell_commands(text: str) -> Iterator[list[str]]:
     assert not pending.strip(), f"unterminated command: {pending!r}"
 
 
-def check_shell_text(text: str, snippet: Snippet, workdir: Path) -> None:
+def check_shell_text(text: str, snippet: Snippet, workdir: Sandbox) -> None:
     for words in shell_commands(text):
         while words and re.match(r"^[A-Za-z_]\w*=", words[0]):
             name, value = words.pop(0).split("=", 1)
@@ -285,11 +358,11 @@ def check_shell_text(text: str, snippet: Snippet, workdir: Path) -> None:
             checker(words[1:], snippet, workdir)
 
 
-def check_shell(snippet: Snippet, workdir: Path) -> None:
+def check_shell(snippet: Snippet, workdir: Sandbox) -> None:
     check_shell_text(snippet.code, snippet, workdir)
 
 
-def check_console(snippet: Snippet, workdir: Path) -> None:
+def check_console(snippet: Snippet, workdir: Sandbox) -> None:
     """``$ command`` lines are commands; the others are their output."""
     commands = [line[2:] for line in snippet.code.splitlines() if line.startswith("$ ")]
     assert commands, f"{snippet.id}: a console block without a `$ ` command"
@@ -310,16 +383,16 @@ def check_connection(name: str, value: str, snippet: Snippet) -> None:
         conn = Connection.from_json(value, conn_id=conn_id)
     else:
         conn = Connection(conn_id=conn_id, uri=value)
-    assert conn.conn_type in ("vault", "aws"), f"{snippet.id}: {name} type {conn.conn_type!r}"
+    assert conn.conn_type in ("vault", "vaults", "aws"), f"{snippet.id}: {name} {conn.conn_type}"
 
 
-def cmd_export(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_export(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     for assignment in args:
         name, _, value = assignment.partition("=")
         check_assignment(name, value, snippet)
 
 
-def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     """Parsed by the CLI's own parser; ``validate``, ``plan`` and dry runs really run."""
     from airflow_secretsync.cli import build_parser, main
 
@@ -331,18 +404,19 @@ def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Path) -> None:
     if not runs or "--help" in args:
         return
     with_context(snippet, workdir, args)
-    with redirect_stdout(StringIO()):
+    with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
         code = main(args)
-    assert code in (0, 1), f"{snippet.id}: `secretsync {shlex.join(args)}` exited {code}"
+    command = f"secretsync {shlex.join(args)}"
+    assert code in (0, 1), f"{snippet.id}: `{command}` exited {code}:\n{err.getvalue()}"
 
 
-def cmd_make(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_make(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     makefile = (REPO / "Makefile").read_text()
     for target in (a for a in args if not a.startswith("-") and "=" not in a):
         assert re.search(rf"^{re.escape(target)}:", makefile, re.M), f"{snippet.id}: {target}"
 
 
-def cmd_pip(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_pip(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     from packaging.requirements import Requirement
 
     assert args[0] == "install", f"{snippet.id}: pip {args[0]}"
@@ -355,7 +429,7 @@ def cmd_pip(args: list[str], snippet: Snippet, workdir: Path) -> None:
             assert requirement.extras <= set(extras), f"{snippet.id}: {requirement.extras}"
 
 
-def cmd_docker(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_docker(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     """``docker compose ...``: options, the subcommand and the services it names."""
     assert args[0] == "compose", f"{snippet.id}: only `docker compose` is documented"
     services = set(yaml.safe_load((REPO / "docker-compose.yaml").read_text())["services"])
@@ -377,7 +451,7 @@ def cmd_docker(args: list[str], snippet: Snippet, workdir: Path) -> None:
         pytest.fail(f"{snippet.id}: unexpected `docker compose {command}`")
 
 
-def cmd_airflow(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_airflow(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     from airflow.cli.cli_parser import get_parser
 
     try:
@@ -386,14 +460,24 @@ def cmd_airflow(args: list[str], snippet: Snippet, workdir: Path) -> None:
         pytest.fail(f"{snippet.id}: `airflow {shlex.join(args)}` does not parse ({exc})")
 
 
-def cmd_python(args: list[str], snippet: Snippet, workdir: Path) -> None:
+def cmd_python(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     import importlib.util
 
     assert args[0] == "-m", f"{snippet.id}: only `python -m MODULE` is documented"
     assert importlib.util.find_spec(args[1]), f"{snippet.id}: no module {args[1]}"
 
 
-COMMANDS: dict[str, Callable[[list[str], Snippet, Path], None]] = {
+def cmd_pytest(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
+    """Every test file and test function named exists."""
+    for arg in (a for a in args if not a.startswith("-")):
+        file, *names = arg.split("::")
+        assert (REPO / file).exists(), f"{snippet.id}: no {file}"
+        for name in names:
+            text = (REPO / file).read_text()
+            assert re.search(rf"^\s*def {re.escape(name)}\(", text, re.M), f"{snippet.id}: {arg}"
+
+
+COMMANDS: dict[str, Callable[[list[str], Snippet, Sandbox], None]] = {
     "secretsync": cmd_secretsync,
     "export": cmd_export,
     "make": cmd_make,
@@ -401,8 +485,10 @@ COMMANDS: dict[str, Callable[[list[str], Snippet, Path], None]] = {
     "docker": cmd_docker,
     "airflow": cmd_airflow,
     "python": cmd_python,
+    "pytest": cmd_pytest,
+    ".venv/bin/pytest": cmd_pytest,
 }
-CHECKERS: dict[str, Callable[[Snippet, Path], None]] = {
+CHECKERS: dict[str, Callable[[Snippet, Sandbox], None]] = {
     "python": check_python,
     "yaml": check_yaml,
     "yml": check_yaml,
@@ -415,7 +501,7 @@ CHECKERS: dict[str, Callable[[Snippet, Path], None]] = {
 
 
 @pytest.mark.parametrize("snippet", CHECKED, ids=lambda s: s.id)
-def test_snippet(snippet: Snippet, workdir: Path) -> None:
+def test_snippet(snippet: Snippet, workdir: Sandbox) -> None:
     checker = CHECKERS.get(snippet.lang)
     assert checker, f"{snippet.id}: no checker for {snippet.lang!r}"
     checker(snippet, workdir)
@@ -443,19 +529,21 @@ BROKEN = {
     "unterminated": ("bash", "secretsync validate 'pipeline.yaml\n"),
     "compose scale": ("bash", "docker compose up -d --scale worker=3\n"),
     "airflow cli": ("bash", "airflow dags trigger-it secretsync_example\n"),
+    "test name": ("bash", ".venv/bin/pytest tests/test_compose.py::test_that_is_not_there\n"),
     "report": ("json", '{"dry_run": true, "summary": {}, "targets": [{"status": "ok"}]}\n'),
+    "run conf": ("json", '{"dry_run": true, "targets": ["Staging", "Prod"]}\n'),
     "console": ("console", "secretsync validate pipeline.yaml\n"),
 }
 
 
 @pytest.mark.parametrize(("lang", "code"), BROKEN.values(), ids=BROKEN.keys())
-def test_checks_catch_broken_snippets(lang: str, code: str, workdir: Path) -> None:
+def test_checks_catch_broken_snippets(lang: str, code: str, workdir: Sandbox) -> None:
     snippet = Snippet("broken.md", 1, lang, code, None, "", EXAMPLE.read_text())
     with pytest.raises((Exception, pytest.fail.Exception)):  # a check failed, whichever
         CHECKERS[lang](snippet, workdir)
 
 
-def test_imports_only_runs_the_imports_alone(workdir: Path) -> None:
+def test_imports_only_runs_the_imports_alone(workdir: Sandbox) -> None:
     code = "from airflow_secretsync.config import load_config\nload_config('/nowhere.yaml')\n"
     snippet = Snippet("p.md", 1, "python", code, "imports-only", "needs a cluster", "")
     check_python(snippet, workdir)

@@ -58,7 +58,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, airflow: RunningAirflow) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{airflow.url}/")
@@ -76,7 +76,6 @@ def open_trigger_form_with_dry_run(page: Page, airflow: RunningAirflow) -> None:
     page.get_by_role("button", name="Trigger Dag").click()
     dialog = page.get_by_role("dialog")
     dry_run = dialog.get_by_role("checkbox", name="dry_run")
-    expect(dialog.get_by_role("combobox", name="Select one or multiple values")).to_be_visible()
     expect(dialog.get_by_role("combobox", name="mode")).to_be_visible()
     expect(dialog.get_by_role("checkbox", name="fail_on_changes")).not_to_be_checked()
     expect(dry_run).not_to_be_checked()
@@ -84,9 +83,22 @@ def open_trigger_form_with_dry_run(page: Page, airflow: RunningAirflow) -> None:
     expect(dry_run).to_be_checked()
 
 
+def show_target_choices(page: Page) -> None:
+    """Open the ``targets`` multi-select: it offers exactly the config's targets."""
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("combobox", name="Select one or multiple values").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_text(["Base", "Staging", "Production"])
+    page.screenshot(path=STATIC / "ui-targets-select.png")
+    dialog.get_by_role("heading", name=f"Trigger Dag - {DAG_ID}").click()  # Escape would close
+    expect(options).to_have_count(0)
+    expect(dialog.get_by_role("checkbox", name="dry_run")).to_be_checked()
+
+
 def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> None:
     open_trigger_form_with_dry_run(page, airflow)
     page.screenshot(path=STATIC / "ui-trigger-form.png")
+    show_target_choices(page)
 
     page.get_by_role("dialog").get_by_role("button", name="Trigger").click()
     page.wait_for_url(f"**/dags/{DAG_ID}/runs/manual__*")
@@ -102,8 +114,32 @@ def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> N
     expect(log).to_contain_text("Staging: 3 added")
     expect(log).to_contain_text("Production: 3 added")
     page.screenshot(path=STATIC / "ui-report-log.png")
+    assert_no_secret_value_shown(page)
 
     assert_nothing_written(airflow)
+
+
+def seeded_values() -> list[str]:
+    """Every leaf value of the example's source secrets that is secret-looking text."""
+    from devtools.seed import LEGACY, PLATFORM
+
+    values = [v for secret in PLATFORM.values() for v in secret.values() if isinstance(v, str)]
+    values += [LEGACY["legacy/smtp"], "example-legacy-pw"]
+    return [v for v in values if v.startswith(("example-", "plain-text-"))]
+
+
+def assert_no_secret_value_shown(page: Page) -> None:
+    """The report log and each sync task's XCom show names, never a seeded value."""
+    values = seeded_values()
+    assert len(values) == 4
+    pages = [page.content()]
+    run_url = page.url.rsplit("/tasks/", 1)[0]
+    for task in ("sync.Staging", "sync.Production", "report"):
+        page.goto(f"{run_url}/tasks/{task}/xcom")
+        expect(page.get_by_text("return_value").first).to_be_visible()
+        pages.append(page.content())
+    for html in pages:
+        assert not [v for v in values if v in html]
 
 
 def assert_nothing_written(airflow: RunningAirflow) -> None:
