@@ -91,7 +91,8 @@ def _api_healthy(url: str) -> bool:
     )
 
 
-def _read_password(home: Path) -> str | None:
+def admin_password(home: Path) -> str | None:
+    """The password the simple auth manager generated for the admin user, once written."""
     try:
         return json.loads((home / PASSWORDS_FILE).read_text()).get(USERNAME)
     except (OSError, ValueError):
@@ -103,7 +104,7 @@ def _wait_ready(process: subprocess.Popen, url: str, home: Path, log: Path, time
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"airflow standalone exited early; see {log}:\n{_tail(log)}")
-        password = _read_password(home)
+        password = admin_password(home)
         if password and _api_healthy(url):
             return password
         time.sleep(1)
@@ -122,7 +123,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop(process: subprocess.Popen, grace: float = 60) -> None:
+def stop_process_group(process: subprocess.Popen, grace: float = 60) -> None:
     """Terminate standalone and every component it started (they share its process group),
     waiting until all of them are gone; SIGKILL after ``grace`` seconds."""
     pgid = process.pid
@@ -161,7 +162,7 @@ def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[Run
                 password = _wait_ready(process, url, home, log, timeout)
                 yield RunningAirflow(url, USERNAME, password, home, log, servers)
             finally:
-                _stop(process)
+                stop_process_group(process)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,8 @@ import ast
 import json
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
@@ -138,6 +140,16 @@ def next_context(context: str, data: object) -> str:
 PAGES = sorted(DOCS.glob("*.md"))
 SNIPPETS = [snippet for page in PAGES for snippet in extract(page)]
 CHECKED = [s for s in SNIPPETS if s.marker != "skip" and s.lang not in NOT_CODE]
+
+
+def test_the_site_builds_with_warnings_as_errors(tmp_path: Path) -> None:
+    """What `make docs` does, so CI (`make test`) builds the docs too."""
+    sphinx = Path(sys.executable).with_name("sphinx-build")
+    build = [str(sphinx), "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(tmp_path)]
+    result = subprocess.run(build, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "ui.html").exists()
+    assert (tmp_path / "_images" / "ui-trigger-form.png").exists()
 
 
 def test_the_docs_have_code_to_check() -> None:

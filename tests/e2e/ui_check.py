@@ -105,6 +105,8 @@ def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> N
     run_id = page.url.rsplit("/runs/", 1)[1]
     header = page.get_by_role("heading", name=run_id, exact=True).locator("xpath=..")
     expect(header.get_by_test_id("state-badge")).to_have_text("Success", timeout=RUN_TIMEOUT_MS)
+    page.reload()  # the grid's run bar too, for the screenshot
+    expect(header.get_by_test_id("state-badge")).to_have_text("Success")
     expect(page.get_by_role("cell", name="Success", exact=True)).to_have_count(6)  # all tasks
     page.screenshot(path=STATIC / "ui-run-success.png")
 
