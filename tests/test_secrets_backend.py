@@ -129,7 +129,7 @@ def test_dag_reads_variable_and_connection_through_the_backend(
         "Secret provider providers[0] vault connection_id=no_such_vault failed to look up "
         "variable 'api_key', skipping it: cannot resolve "
         f"'ref+vault://{ns}/variables/api_key?connection_id=no_such_vault': "
-        "AirflowNotFoundException: The conn_id `no_such_vault` isn't defined"
+        "Vault connection 'no_such_vault' is not defined"
     ) in logs
     assert VAR_CANARY not in logs
     assert CONN_CANARY not in logs
@@ -285,13 +285,14 @@ def test_concurrent_lookups_cost_one_call(ns, seeded) -> None:
 def test_failing_provider_is_logged_without_values_and_skipped(
     ns, seeded, monkeypatch, caplog
 ) -> None:
+    port = free_port()
     monkeypatch.setenv(
         "AIRFLOW_CONN_VAULT_DOWN",
         json.dumps(
             {
                 "conn_type": "vault",
                 "host": "127.0.0.1",
-                "port": free_port(),
+                "port": port,
                 "password": "vault-token-canary",
                 "extra": {"auth_type": "token", "kv_engine_version": 2},
             }
@@ -303,7 +304,8 @@ def test_failing_provider_is_logged_without_values_and_skipped(
     assert [r.getMessage() for r in caplog.records if r.name == "airflow_secretsync.secrets"] == [
         "Secret provider providers[0] vault connection_id=vault_down failed to look up "
         "variable 'aws_only', skipping it: cannot resolve "
-        f"'ref+vault://{ns}/variables/aws_only?connection_id=vault_down': ConnectionError"
+        f"'ref+vault://{ns}/variables/aws_only?connection_id=vault_down': Vault connection "
+        f"'vault_down': cannot reach Vault at http://127.0.0.1:{port} (ConnectionError)"
     ]
     assert "canary" not in caplog.text
 

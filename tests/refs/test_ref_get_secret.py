@@ -114,7 +114,7 @@ def test_missing_optional_secret_is_none_and_required_one_an_error(name, cache) 
 
 def test_missing_extra_is_skipped(name, stores, monkeypatch, caplog) -> None:
     stores(aws="from-aws-canary", vault="from-vault-canary")
-    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.secrets_manager", None)
+    monkeypatch.setitem(sys.modules, "airflow.providers.amazon.aws.hooks.base_aws", None)
     cache = SecretsCache(SecretsResolver.default())
     with caplog.at_level(logging.WARNING):
         assert get_secret(name, cache=cache) == "from-vault-canary"
@@ -154,8 +154,7 @@ def test_failing_store_is_logged_without_values_and_skipped(
         get_secret(name, required=True, vault_connection_id="no_such_vault", cache=cache)
     assert str(exc.value).endswith(
         f"; failed: vault (cannot resolve 'ref+vault://secret/{mapped}"
-        "?connection_id=no_such_vault': "
-        "AirflowNotFoundException: The conn_id `no_such_vault` isn't defined)"
+        "?connection_id=no_such_vault': Vault connection 'no_such_vault' is not defined)"
     )
 
 

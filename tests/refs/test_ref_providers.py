@@ -183,7 +183,7 @@ def test_undefined_connection_names_it(resolver) -> None:
         resolver.resolve("ref+vault://secret/x?connection_id=no_such_vault#/k")
     assert str(exc.value) == (
         "cannot resolve 'ref+vault://secret/x?connection_id=no_such_vault#/k': "
-        "AirflowNotFoundException: The conn_id `no_such_vault` isn't defined"
+        "Vault connection 'no_such_vault' is not defined"
     )
 
 
@@ -204,7 +204,8 @@ def test_unreachable_server_fails_without_values(resolver, monkeypatch, caplog) 
     with pytest.raises(SecretReferenceError) as exc:
         resolver.resolve("ref+vault://secret/x?connection_id=vault_down#/k")
     assert str(exc.value) == (
-        "cannot resolve 'ref+vault://secret/x?connection_id=vault_down#/k': ConnectionError"
+        "cannot resolve 'ref+vault://secret/x?connection_id=vault_down#/k': Vault connection "
+        f"'vault_down': cannot reach Vault at http://127.0.0.1:{port} (ConnectionError)"
     )
     assert exc.value.__cause__ is None
     assert CANARY not in caplog.text
@@ -214,7 +215,7 @@ def test_unreachable_server_fails_without_values(resolver, monkeypatch, caplog) 
     ("module", "provider", "text", "extra"),
     [
         (
-            "airflow.providers.amazon.aws.hooks.secrets_manager",
+            "airflow.providers.amazon.aws.hooks.base_aws",
             AwsSecretsProvider,
             "ref+awssecrets://x",
             "amazon",

@@ -18,7 +18,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from airflow_secretsync.errors import SecretReferenceError, require_extra
+from airflow_secretsync.errors import SecretReferenceError
+from airflow_secretsync.stores.connections import aws_client, vault_connection
 
 DEFAULT_AWS_CONNECTION = "aws_default"
 DEFAULT_VAULT_CONNECTION = "vault_default"
@@ -81,18 +82,9 @@ class AwsSecretsProvider(SecretsProvider):
     def __init__(self, connection_id: str = DEFAULT_AWS_CONNECTION, region: str | None = None):
         self.connection_id = connection_id
         self.region = region
-        self._clients = _ClientCache(self._build_client)
-
-    @staticmethod
-    def _build_client(connection_id: str, region: str | None) -> Any:
-        require_extra(
-            "airflow.providers.amazon.aws.hooks.secrets_manager",
-            "The awssecrets secret provider",
-            "amazon",
+        self._clients = _ClientCache(
+            lambda conn_id, region: aws_client("secretsmanager", conn_id, region=region)
         )
-        from airflow.providers.amazon.aws.hooks.secrets_manager import SecretsManagerHook
-
-        return SecretsManagerHook(aws_conn_id=connection_id, region_name=region).get_conn()
 
     def client(self, connection_id: str | None = None, region: str | None = None) -> Any:
         """The boto3 Secrets Manager client for a connection and region (memoised)."""
@@ -140,16 +132,7 @@ class VaultSecretsProvider(SecretsProvider):
 
     def __init__(self, connection_id: str = DEFAULT_VAULT_CONNECTION):
         self.connection_id = connection_id
-        self._clients = _ClientCache(self._build_client)
-
-    @staticmethod
-    def _build_client(connection_id: str) -> Any:
-        require_extra(
-            "airflow.providers.hashicorp.hooks.vault", "The vault secret provider", "hashicorp"
-        )
-        from airflow.providers.hashicorp.hooks.vault import VaultHook
-
-        return VaultHook(vault_conn_id=connection_id).get_conn()
+        self._clients = _ClientCache(lambda conn_id: vault_connection(conn_id).client)
 
     def client(self, connection_id: str | None = None) -> Any:
         """The authenticated hvac client for a connection (memoised)."""

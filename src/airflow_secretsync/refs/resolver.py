@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from airflow_secretsync.errors import SecretReferenceError, SecretSyncError
+from airflow_secretsync.errors import MissingExtraError, SecretReferenceError, SecretSyncError
 from airflow_secretsync.refs.providers import BUILTIN_PROVIDERS, SecretsProvider
 from airflow_secretsync.refs.reference import (
     SecretReference,
@@ -147,7 +147,7 @@ class SecretsResolver:
             raise SecretReferenceError(f"{ref.render()!r}: {exc}") from None
         try:
             return provider.get_secret(ref.key, **ref.params)
-        except SecretSyncError:
+        except (SecretReferenceError, MissingExtraError):
             raise
         except Exception as exc:
             if is_access_denied(exc):
