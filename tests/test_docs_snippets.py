@@ -416,10 +416,10 @@ def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
     if not runs or "--help" in args:
         return
     with_context(snippet, workdir, args)
-    with redirect_stdout(StringIO()), redirect_stderr(StringIO()) as err:
+    with redirect_stdout(StringIO()) as out, redirect_stderr(out):
         code = main(args)
     command = f"secretsync {shlex.join(args)}"
-    assert code in (0, 1), f"{snippet.id}: `{command}` exited {code}:\n{err.getvalue()}"
+    assert code in (0, 1), f"{snippet.id}: `{command}` exited {code}:\n{out.getvalue()}"
 
 
 def cmd_make(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
