@@ -7,14 +7,17 @@ import importlib.util
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+import boto3
+import hvac
 import pytest
 import yaml
 
 from airflow_secretsync.cli import main as secretsync
 from airflow_secretsync.config import load_config
-from devtools.servers import VAULT_TOKEN, LocalServers
+from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers, local_servers
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
@@ -168,31 +171,40 @@ def compose_connections(servers: LocalServers) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def fresh_servers() -> Iterator[LocalServers]:
+    """Empty OpenBao and moto: the example's destinations are fixed paths other tests may fill."""
+    with local_servers() as running:
+        yield running
+
+
 def test_compose_connections_seed_and_sync_the_example(
-    servers: LocalServers, vault_client, aws_client, monkeypatch, capsys
+    fresh_servers: LocalServers, monkeypatch, capsys
 ) -> None:
     """What the init service and the workers do, with the exact compose connection strings."""
-    for key, value in compose_connections(servers).items():
+    for key, value in compose_connections(fresh_servers).items():
         monkeypatch.setenv(key, value)
     spec = importlib.util.spec_from_file_location("seed_compose", REPO / "docker/seed_compose.py")
     seed_compose = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(seed_compose)
 
     assert seed_compose.main() == 0
-    platform = vault_client.secrets.kv.v2.read_secret_version(
+    vault = hvac.Client(url=fresh_servers.vault.url, token=fresh_servers.vault.token)
+    platform = vault.secrets.kv.v2.read_secret_version(
         mount_point="secret", path="sources/platform/app/db", raise_on_deleted_version=True
     )
     assert platform["data"]["data"]["host"] == "db.internal"
-    legacy = aws_client("secretsmanager").get_secret_value(SecretId="legacy/smtp")
+    aws = boto3.client("secretsmanager", endpoint_url=fresh_servers.aws.url, region_name=AWS_REGION)
+    legacy = aws.get_secret_value(SecretId="legacy/smtp")
     assert legacy["SecretString"] == "plain-text-smtp-password"
     capsys.readouterr()
 
     args = ["pipeline", "--config", str(EXAMPLE), "--dry-run", "--output", "json"]
     assert secretsync(args) in (0, 1)
     report = json.loads(capsys.readouterr().out)
-    assert {t["target"]: t["status"] for t in report["targets"]} == {
-        "Staging": "success",  # read Vault and AWS sources, listed the AWS destination
-        "Production": "success",  # listed the Vault destination
+    assert {t["target"]: (t["status"], t["summary"]["added"]) for t in report["targets"]} == {
+        "Staging": ("success", 3),  # read the Vault and AWS sources, listed the AWS destination
+        "Production": ("success", 3),  # listed the Vault destination
     }
 
 

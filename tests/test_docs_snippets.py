@@ -12,7 +12,7 @@
 
 Commands and Python run in a work directory holding ``pipeline.yaml`` (the page's last complete
 pipeline config before the block, else ``dags/configs/example.yaml``) and a ``dags`` link to the
-repo's, with Airflow's connections pointing at the local OpenBao and moto servers.
+repo's, with Airflow's connections pointing at this module's own OpenBao and moto servers.
 A block opts out only through ``<!-- snippet: skip REASON -->`` right above its fence.
 """
 
@@ -39,7 +39,7 @@ from airflow_secretsync.config.model import PipelineConfig, VaultLocation
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
 from devtools.seed import seed_example
-from devtools.servers import LocalServers
+from devtools.servers import LocalServers, local_servers
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -218,14 +218,24 @@ class Sandbox:
     env: pytest.MonkeyPatch
 
 
+@pytest.fixture(scope="module")
+def docs_servers() -> Iterator[LocalServers]:
+    """OpenBao and moto for this module alone, seeded with the example: the docs use fixed
+    locations (``secret/prod``, ``staging/``...) that other tests' runs may fill."""
+    with local_servers() as running:
+        seed_example(running)
+        yield running
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, servers: LocalServers, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
-    seed_example(servers)
+def workdir(tmp_path: Path, docs_servers: LocalServers, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    for key, value in docs_servers.airflow_env().items():
+        monkeypatch.setenv(key, value)
     # Every AWS client the docs' code makes, STS for an assumed role included, talks to moto.
-    monkeypatch.setenv("AWS_ENDPOINT_URL", servers.aws.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", docs_servers.aws.url)
     (tmp_path / "dags").symlink_to(REPO / "dags")
     monkeypatch.chdir(tmp_path)
-    return Sandbox(tmp_path, servers, monkeypatch)
+    return Sandbox(tmp_path, docs_servers, monkeypatch)
 
 
 def with_context(snippet: Snippet, box: Sandbox, named: list[str]) -> None:
