@@ -45,10 +45,17 @@ class VaultConnection:
         with self._lock:
             if mount in self._kv_mounts:
                 return
+            from hvac.exceptions import Forbidden
+
             from airflow_secretsync.stores.vault import vault_failure
 
             try:
                 info = self.client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
+            except Forbidden:  # the mount check needs no policy: the mount is not there
+                raise StoreError(
+                    f"vault://{mount} (connection '{self.conn_id}' at {self.url}): no secrets "
+                    f"engine is mounted at '{mount}' (or no policy of the token reaches into it)"
+                ) from None
             except Exception as exc:
                 raise vault_failure(exc, f"vault://{mount}", self) from None
             data = info.get("data") or {}
