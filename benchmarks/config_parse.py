@@ -8,11 +8,9 @@ on a generated config with inheritance chains, imports, filters, destinations an
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 from airflow_secretsync.config import build_plan, parse_config
+from benchmarks.timing import median_seconds
 
 GOAL_SECONDS = 1.0
 TARGETS_PER_SOURCE = 10
@@ -35,15 +33,6 @@ def generate(targets: int) -> str:
             lines.append(f"    aws: {{region: us-east-1, prefix: env{i}/, tags: {{env: e{i}}}}}")
             lines.append(f'    step_secrets: {{TOKEN: "ref+vault://secret/ci/t{i}#/token"}}')
     return "\n".join(lines) + "\n"
-
-
-def median_seconds(action: Callable[[], object], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(targets: int, runs: int) -> dict[str, float]:

@@ -1,0 +1,1 @@
+"""Benchmarks of airflow-secretsync (``make bench``; results in docs/benchmarks.md)."""

@@ -1,0 +1,112 @@
+"""DAG parse cost: importing a generated DAG file in a fresh process, minus an empty DAG file.
+
+Each import runs in a new interpreter that has already imported ``airflow.sdk`` (as a DAG
+processor has), so what is timed is the DAG file: importing airflow-secretsync, reading the
+YAML and creating the tasks. The empty DAG file (``DAG(...)`` and nothing else), measured in
+the same rounds, is subtracted: the difference is our own work. In the first round the DAG
+is also serialized as the DAG processor stores it (CPU time and JSON size).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.config_parse import generate
+from benchmarks.timing import Runs
+
+GOAL_TARGETS = 1000
+GOAL_SECONDS = 1.0
+
+EMPTY_DAG = 'from airflow.sdk import DAG\n\ndag = DAG(dag_id="empty", schedule=None)\n'
+PIPELINE_DAG = "from airflow_secretsync.airflow import build_dag\n\ndag = build_dag({config!r})\n"
+CHILD = """
+import importlib.util, json, sys, time
+import airflow.sdk
+cpu, wall = time.process_time(), time.perf_counter()
+spec = importlib.util.spec_from_file_location("bench_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+result = {"wall_s": wall, "cpu_s": cpu, "tasks": len(module.dag.tasks)}
+if sys.argv[2:] == ["serialize"]:
+    from airflow.serialization.serialized_objects import DagSerialization
+    cpu = time.process_time()
+    text = json.dumps(DagSerialization.to_dict(module.dag))
+    result.update(serialize_cpu_s=time.process_time() - cpu, serialized_mb=len(text) / 1e6)
+print(json.dumps(result))
+"""
+
+
+@dataclass
+class DagParseRow:
+    targets: int
+    tasks: int
+    runs: Runs
+    empty: Runs
+    serialize_cpu_s: float
+    serialized_mb: float
+
+    @property
+    def own_wall(self) -> float:
+        return self.runs.wall - self.empty.wall
+
+    @property
+    def own_cpu(self) -> float:
+        return self.runs.cpu - self.empty.cpu
+
+
+def import_dag_file(path: Path, env: Mapping[str, str], serialize: bool = False) -> dict:
+    """Import ``path`` in a fresh interpreter; its wall/CPU seconds and task count (and the
+    serialization's CPU seconds and size)."""
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), *(["serialize"] if serialize else [])],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(env),
+        cwd=path.parent,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def write_dag_files(workdir: Path, targets: Sequence[int]) -> dict[int, Path]:
+    """The empty DAG file (key 0) and one generated pipeline DAG per target count."""
+    files = {0: workdir / "dag_empty.py"}
+    files[0].write_text(EMPTY_DAG)
+    for count in targets:
+        config = workdir / f"pipeline_{count}.yaml"
+        config.write_text(generate(count))
+        files[count] = workdir / f"dag_{count}.py"
+        files[count].write_text(PIPELINE_DAG.format(config=str(config)))
+    return files
+
+
+def measure(
+    targets: Sequence[int], runs: int, workdir: Path, env: Mapping[str, str]
+) -> list[DagParseRow]:
+    """``runs`` rounds, each importing the empty file then every generated one."""
+    files = write_dag_files(workdir, targets)
+    timings = {count: Runs() for count in files}
+    first: dict[int, dict] = {}
+    for run in range(runs):
+        for count, path in files.items():
+            result = import_dag_file(path, env, serialize=run == 0 and count > 0)
+            timings[count].wall_s.append(result["wall_s"])
+            timings[count].cpu_s.append(result["cpu_s"])
+            first.setdefault(count, result)
+    return [
+        DagParseRow(
+            targets=count,
+            tasks=first[count]["tasks"],
+            runs=timings[count],
+            empty=timings[0],
+            serialize_cpu_s=first[count]["serialize_cpu_s"],
+            serialized_mb=first[count]["serialized_mb"],
+        )
+        for count in targets
+    ]

@@ -1,0 +1,117 @@
+"""Every benchmark runs at a tiny size against the session's servers: the results have the
+expected structure and API call counts, and the page renders. No timing is asserted."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from markdown_it import MarkdownIt
+
+from benchmarks.api_calls import vault_label
+from benchmarks.report import render
+from benchmarks.run import Results, Settings, run_all
+from benchmarks.sync import CHANGED, FIRST, STEADY
+
+TINY = Settings(
+    name="smoke",
+    parse_targets=(2, 5),
+    sync_sizes=(20,),
+    scaling_sizes=(10, 20),
+    memory_size=20,
+    lookups=30,
+    lookup_keys=3,
+    runs=1,
+    cold_runs=2,
+)
+VAULT_READS = {"Vault GET data": 20, "Vault LIST metadata": 2}  # root + one folder
+
+
+@pytest.fixture(scope="module")
+def results(servers, tmp_path_factory) -> Results:
+    return run_all(servers, TINY, tmp_path_factory.mktemp("bench"), dict(os.environ))
+
+
+def test_sync_scenarios_count_every_api_call(results: Results) -> None:
+    first, steady, changed = results.sync
+    assert [(r.size, r.scenario) for r in results.sync] == [
+        (20, FIRST),
+        (20, STEADY),
+        (20, CHANGED),
+    ]
+    mount_check = {"Vault GET sys/internal/ui/mounts/secret": 1}
+    assert first.product.calls == {
+        "CreateSecret": 20,
+        "ListSecrets": 1,
+        **VAULT_READS,
+        **mount_check,
+    }
+    assert steady.product.calls == {
+        "BatchGetSecretValue": 1,
+        "ListSecrets": 1,
+        **VAULT_READS,
+        **mount_check,
+    }
+    assert steady.minimum_calls == 24  # 2 LISTs, 20 reads, 1 ListSecrets, 1 batch
+    assert changed.product.calls["PutSecretValue"] == 1  # 1% of 20: one secret
+    assert first.baseline.calls == {"CreateSecret": 20, "GetSecretValue": 20, **VAULT_READS}
+    assert steady.baseline.calls == {"GetSecretValue": 20, "PutSecretValue": 20, **VAULT_READS}
+    for row in results.sync:
+        assert len(row.product.wall_s) == len(row.baseline.cpu_s) == 1
+        assert row.ratio > 0
+    assert set(results.seed_s) == {10, 20}
+
+
+def test_scaling_memory_and_parse_results(results: Results) -> None:
+    assert sorted(results.scaling) == [10, 20]
+    assert sorted(results.reads) == [10, 20]
+    assert all(
+        source_s > 0 and destination_s > 0 for source_s, destination_s in results.reads.values()
+    )
+    assert all(len(runs.wall_s) == 1 for runs in results.scaling.values())
+    peak = results.memory
+    assert peak.size == 20
+    assert 0 < peak.imports_mb <= peak.first_sync_mb <= peak.steady_sync_mb
+    # 2 targets: 2 merges, T0 syncs, report; 5 targets: 5 merges, T0 and T3 sync, report.
+    assert [(r.targets, r.tasks) for r in results.dag_parse] == [(2, 4), (5, 8)]
+    assert all(r.serialized_mb > 0 for r in results.dag_parse)
+    assert [int(r["targets"]) for r in results.config_parse] == [2, 5]
+
+
+def test_cached_lookups_make_no_call(results: Results) -> None:
+    found = results.lookups
+    assert found.chained.calls == {}
+    assert found.amazon.calls == {"GetSecretValue": 30}
+    assert len(found.cold_chained.wall_s) == len(found.cold_amazon.wall_s) == 2
+
+
+def test_page_renders(results: Results) -> None:
+    text = render(results)
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert html.count("<table>") == 9
+    assert html.count("<h1>") == 1
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## How it is measured",
+        "## Goals",
+        "## 1. DAG parse cost",
+        "## 2. Sync throughput, Vault to AWS Secrets Manager",
+        "## 3. Variable look-ups through a secrets backend",
+        "## 4. Peak memory",
+        "## 5. Scaling",
+    ]
+    assert "None" not in text
+    assert "nan" not in text
+    assert results.environment.versions["OpenBao"] in text
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "label"),
+    [
+        ("GET", "http://h:1/v1/secret/data/a/b", "Vault GET data"),
+        ("LIST", "http://h:1/v1/kv/metadata/a/", "Vault LIST metadata"),
+        ("GET", "http://h:1/v1/auth/token/lookup-self", "Vault GET auth/token/lookup-self"),
+    ],
+)
+def test_vault_requests_are_labelled_by_endpoint(method: str, url: str, label: str) -> None:
+    assert vault_label(method, url) == label
