@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import traceback
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -19,6 +20,7 @@ from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.refs import resolve_reference
 from devtools.seed import seed_example
+from devtools.servers import LocalServers, local_servers
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique
 from tests.reliability.cli import secretsync
 from tests.step_secrets.scan import database_hits, log_hits
@@ -52,7 +54,17 @@ def canaries() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def example(servers, canaries) -> dict[str, str]:
+def own_servers(servers) -> Iterator[LocalServers]:
+    """Empty OpenBao and moto for this module (the example's locations are fixed names);
+    Airflow's default connections point at them meanwhile."""
+    with local_servers() as running, pytest.MonkeyPatch.context() as patch:
+        for key, value in running.airflow_env().items():
+            patch.setenv(key, value)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def example(own_servers, canaries) -> dict[str, str]:
     """The example's sources seeded with canaries, a managed Staging secret holding an old
     value (so it is modified), a Production secret the tool did not create (so Production
     refuses to overwrite it), and two step-secret values."""
@@ -68,9 +80,9 @@ def example(servers, canaries) -> dict[str, str]:
         "legacy/app/api": json.dumps({"scopes": [c["legacy-scope"]]}),
         "legacy/smtp": c["smtp"],
     }
-    seed_example(servers, platform=platform, legacy=legacy)
-    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
-    sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
+    seed_example(own_servers, platform=platform, legacy=legacy)
+    vault = hvac.Client(url=own_servers.vault.url, token=own_servers.vault.token)
+    sm = boto3.client("secretsmanager", endpoint_url=own_servers.aws.url, region_name="us-east-1")
     ns = unique("leak")
     seed_vault(vault, ns, {"ci": {"token": c["deploy-token"]}})
     seed_aws(
@@ -95,7 +107,7 @@ def assert_no_canary(texts: list[str], canaries: dict[str, str]) -> None:
 
 
 def test_dag_run_leaves_no_value_in_logs_or_database(
-    example, canaries, dag_file, worker_runs, home: Path, servers
+    example, canaries, dag_file, worker_runs, home: Path, own_servers
 ) -> None:
     dag_id = unique("secretsync_leaks_")
     dag = dag_file(
@@ -115,11 +127,11 @@ def test_dag_run_leaves_no_value_in_logs_or_database(
         "merge.Base": "success", "merge.Staging": "success", "merge.Production": "success",
         "sync.Staging": "success", "sync.Production": "failed", "report": "failed",
     }  # fmt: skip
-    sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
+    sm = boto3.client("secretsmanager", endpoint_url=own_servers.aws.url, region_name="us-east-1")
     staging = read_aws(sm, "staging/")
     assert staging["app/db"]["password"] == canaries["legacy-password"]
     assert staging["smtp"] == canaries["smtp"]
-    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
+    vault = hvac.Client(url=own_servers.vault.url, token=own_servers.vault.token)
     merged = read_vault(vault, "secretsync/merged/Production")
     assert merged["app/db"]["password"] == canaries["legacy-password"]
     assert read_vault(vault, "prod") == {"app/api": {"token": canaries["unowned-token"]}}
@@ -144,7 +156,7 @@ def test_dag_run_leaves_no_value_in_logs_or_database(
 
 
 def test_cli_output_in_every_format_has_no_value(
-    example, canaries, servers, tmp_path, monkeypatch
+    example, canaries, own_servers, tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
     printed: list[str] = []
@@ -156,7 +168,7 @@ def test_cli_output_in_every_format_has_no_value(
     assert "Production: FAILED: would overwrite secrets not created by" in printed[0]
 
     # the secret the tool did not create is removed by its owner: Production can now sync
-    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
+    vault = hvac.Client(url=own_servers.vault.url, token=own_servers.vault.token)
     vault.secrets.kv.v2.delete_metadata_and_all_versions(mount_point="secret", path="prod/app/api")
     step_secret = f"sync.Production:DEPLOY_TOKEN={example['vault_ref']}"
     for output in OUTPUT_FORMATS:
@@ -171,7 +183,7 @@ def test_cli_output_in_every_format_has_no_value(
     assert_no_canary(printed, canaries)
 
 
-def test_errors_on_the_way_name_no_value(example, canaries, servers) -> None:
+def test_errors_on_the_way_name_no_value(example, canaries, own_servers) -> None:
     """Mistakes around secret values: each is one clear error without the value, whole chain
     (causes and contexts) included."""
     ns = example["ns"]
