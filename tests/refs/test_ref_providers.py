@@ -259,3 +259,19 @@ def test_register_validates_names_and_providers() -> None:
         resolver.register(object(), name="nothing")  # type: ignore[arg-type]
     with pytest.raises(SecretReferenceError, match="unknown secret provider 'env'"):
         resolver.resolve("ref+env://HOME")
+
+
+def test_a_changed_connection_is_picked_up(resolver, vault_client, servers, monkeypatch) -> None:
+    path = unique("refs/switch-")
+    vault_client.secrets.kv.v2.create_or_update_secret(
+        path=path, secret={"k": "v"}, mount_point="secret"
+    )
+    ref = f"ref+vault://secret/{path}?connection_id=vault_switch#/k"
+    monkeypatch.setenv("AIRFLOW_CONN_VAULT_SWITCH", servers.vault.connection_uri())
+    assert value(resolver, ref) == "v"
+    moved = json.loads(servers.vault.connection_uri()) | {"password": "rotated-away-token"}
+    monkeypatch.setenv("AIRFLOW_CONN_VAULT_SWITCH", json.dumps(moved))
+    with pytest.raises(SecretReferenceError, match="rejected the credentials"):
+        resolver.resolve(ref)
+    monkeypatch.setenv("AIRFLOW_CONN_VAULT_SWITCH", servers.vault.connection_uri())
+    assert value(resolver, ref) == "v"

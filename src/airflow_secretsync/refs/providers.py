@@ -52,18 +52,37 @@ class EnvSecretsProvider(SecretsProvider):
 
 
 class _ClientCache:
-    """Thread-safe memo of clients by configuration, built on first use."""
+    """Thread-safe memo of clients per connection id (and options), built on first use.
+
+    The connection is read again at each use: when its definition changed (a rotated token, a
+    new endpoint), the client is rebuilt. Secret values are cached in front of the providers,
+    so this happens on cache misses only.
+    """
 
     def __init__(self, build: Callable[..., Any]) -> None:
         self._build = build
-        self._clients: dict[tuple, Any] = {}
+        self._clients: dict[tuple, tuple[str | None, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, *config: Any) -> Any:
+    def get(self, connection_id: str, *options: Any) -> Any:
+        key = (connection_id, *options)
+        definition = _connection_definition(connection_id)
         with self._lock:
-            if config not in self._clients:
-                self._clients[config] = self._build(*config)
-            return self._clients[config]
+            known = self._clients.get(key)
+            if known is None or known[0] != definition:
+                self._clients[key] = (definition, self._build(connection_id, *options))
+            return self._clients[key][1]
+
+
+def _connection_definition(connection_id: str) -> str | None:
+    """The Airflow connection as a URI (kept in memory only), ``None`` if it is not defined."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(connection_id).get_uri()
+    except AirflowNotFoundException:
+        return None
 
 
 class AwsSecretsProvider(SecretsProvider):
@@ -87,7 +106,7 @@ class AwsSecretsProvider(SecretsProvider):
         )
 
     def client(self, connection_id: str | None = None, region: str | None = None) -> Any:
-        """The boto3 Secrets Manager client for a connection and region (memoised)."""
+        """The boto3 Secrets Manager client for a connection and region (reused)."""
         return self._clients.get(connection_id or self.connection_id, region or self.region)
 
     def get_secret(self, key: str, **params: str) -> str | None:
@@ -135,7 +154,7 @@ class VaultSecretsProvider(SecretsProvider):
         self._clients = _ClientCache(lambda conn_id: vault_connection(conn_id).client)
 
     def client(self, connection_id: str | None = None) -> Any:
-        """The authenticated hvac client for a connection (memoised)."""
+        """The authenticated hvac client for a connection (reused)."""
         return self._clients.get(connection_id or self.connection_id)
 
     def get_secret(self, key: str, **params: str) -> str | None:
