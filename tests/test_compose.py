@@ -17,7 +17,8 @@ import yaml
 
 from airflow_secretsync.cli import main as secretsync
 from airflow_secretsync.config import load_config
-from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers, local_servers
+from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers
+from tests.isolated_servers import isolated_servers
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
@@ -174,7 +175,7 @@ def compose_connections(servers: LocalServers) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def fresh_servers() -> Iterator[LocalServers]:
     """Empty OpenBao and moto: the example's destinations are fixed paths other tests may fill."""
-    with local_servers() as running:
+    with isolated_servers() as running:
         yield running
 
 

@@ -1,6 +1,6 @@
 """Every fenced code block in docs/*.md is executed or validated (see docs/contributing.md).
 
-- ``python``: compiled and executed (``imports-only`` marker: only its imports run);
+- ``python``: executed in a fresh interpreter (``imports-only`` marker: only its imports run);
 - ``yaml``: a pipeline config is validated by ``parse_config`` (a partial one over the page's
   context config), a compose fragment against docker-compose.yaml, CI steps' ``run:`` as shell;
 - ``json``: parsed; a report round-trips through ``Report``, a connection through Airflow, a
@@ -12,7 +12,8 @@
 
 Commands and Python run in a work directory holding ``pipeline.yaml`` (the page's last complete
 pipeline config before the block, else ``dags/configs/example.yaml``) and a ``dags`` link to the
-repo's, with Airflow's connections pointing at this module's own OpenBao and moto servers.
+repo's, with Airflow's connections pointing at this module's own OpenBao and moto servers
+(sharing no state with other tests'); Python blocks and ``secretsync`` run as subprocesses.
 A block opts out only through ``<!-- snippet: skip REASON -->`` right above its fence.
 """
 
@@ -39,7 +40,8 @@ from airflow_secretsync.config.model import PipelineConfig, VaultLocation
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
 from devtools.seed import seed_example
-from devtools.servers import LocalServers, local_servers
+from devtools.servers import LocalServers
+from tests.isolated_servers import isolated_servers
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -222,7 +224,7 @@ class Sandbox:
 def docs_servers() -> Iterator[LocalServers]:
     """OpenBao and moto for this module alone, seeded with the example: the docs use fixed
     locations (``secret/prod``, ``staging/``...) that other tests' runs may fill."""
-    with local_servers() as running:
+    with isolated_servers() as running:
         seed_example(running)
         yield running
 
@@ -273,7 +275,16 @@ def config_stores(config: PipelineConfig) -> list:
 # --- python -----------------------------------------------------------------------------------
 
 
+#: Runs a block read from stdin as the module ``docs_snippet`` of a DAG file in ``dags/``.
+PYTHON_RUNNER = (
+    "import sys; source = sys.stdin.read(); "
+    "namespace = {'__name__': 'docs_snippet', '__file__': sys.argv[2]}; "
+    "exec(compile(source, sys.argv[1], 'exec'), namespace)"
+)
+
+
 def check_python(snippet: Snippet, workdir: Sandbox) -> None:
+    """Run in a fresh interpreter, like a user's script: no state shared with other tests."""
     source = snippet.code
     for alias, real in PATH_ALIASES.items():
         source = source.replace(alias, real)
@@ -281,10 +292,13 @@ def check_python(snippet: Snippet, workdir: Sandbox) -> None:
     if snippet.marker == "imports-only":
         tree.body = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
         assert tree.body, f"{snippet.id}: imports-only, but it imports nothing"
-    namespace = {"__name__": "docs_snippet", "__file__": str(REPO / "dags" / "snippet.py")}
+        source = ast.unparse(tree)
     strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)]
     with_context(snippet, workdir, [s for s in strings if isinstance(s, str)])
-    exec(compile(tree, snippet.id, "exec"), namespace)
+    dag_file = str(REPO / "dags" / "snippet.py")
+    run = [sys.executable, "-c", PYTHON_RUNNER, snippet.id, dag_file]
+    result = subprocess.run(run, input=source, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{snippet.id} raised:\n{result.stderr[-3000:]}"
 
 
 # --- yaml -------------------------------------------------------------------------------------
@@ -415,21 +429,28 @@ def cmd_export(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
 
 
 def cmd_secretsync(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
-    """Parsed by the CLI's own parser; ``validate``, ``plan`` and dry runs really run."""
+    """Parsed by the CLI's own parser; ``validate`` and ``plan`` (offline) run here, dry runs
+    through the console script, as users run it, sharing no state with other tests."""
     from airflow_secretsync.cli import build_parser, main
 
     try:
         parsed = build_parser().parse_args(args)
     except SystemExit as exc:
         pytest.fail(f"{snippet.id}: `secretsync {shlex.join(args)}` does not parse ({exc})")
-    runs = parsed.command in ("validate", "plan") or getattr(parsed, "dry_run", False)
-    if not runs or "--help" in args:
+    offline = parsed.command in ("validate", "plan")
+    if "--help" in args or not (offline or getattr(parsed, "dry_run", False)):
         return
     with_context(snippet, workdir, args)
-    with redirect_stdout(StringIO()) as out, redirect_stderr(out):
-        code = main(args)
+    if offline:
+        with redirect_stdout(StringIO()) as out, redirect_stderr(out):
+            code = main(args)
+        output = out.getvalue()
+    else:
+        script = Path(sys.executable).with_name("secretsync")
+        result = subprocess.run([str(script), *args], capture_output=True, text=True, timeout=300)
+        code, output = result.returncode, result.stdout + result.stderr
     command = f"secretsync {shlex.join(args)}"
-    assert code in (0, 1), f"{snippet.id}: `{command}` exited {code}:\n{out.getvalue()}"
+    assert code in (0, 1), f"{snippet.id}: `{command}` exited {code}:\n{output}"
 
 
 def cmd_make(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
@@ -569,7 +590,10 @@ def test_imports_only_runs_the_imports_alone(workdir: Sandbox) -> None:
     code = "from airflow_secretsync.config import load_config\nload_config('/nowhere.yaml')\n"
     snippet = Snippet("p.md", 1, "python", code, "imports-only", "needs a cluster", "")
     check_python(snippet, workdir)
-    with pytest.raises(ImportError):
+    full = Snippet("p.md", 1, "python", code, None, "", "")
+    with pytest.raises(AssertionError, match="cannot read the config file"):
+        check_python(full, workdir)
+    with pytest.raises(AssertionError, match="ModuleNotFoundError"):
         check_python(
             Snippet("p.md", 1, "python", "import no_such_module\n", "imports-only", "x y z", ""),
             workdir,
