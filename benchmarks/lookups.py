@@ -80,9 +80,16 @@ def look_up_all(backend: Any, names: list[str], lookups: int) -> None:
 
 
 def measure(
-    servers: LocalServers, region: str, lookups: int, keys: int, runs: int, cold_runs: int
+    servers: LocalServers,
+    region: str,
+    lookups: int,
+    keys: int,
+    runs: int,
+    amazon_runs: int,
+    cold_runs: int,
 ) -> LookupResult:
-    """Seed ``keys`` variables in ``region`` (unused so far) and time both backends."""
+    """Seed ``keys`` variables in ``region`` (unused so far) and time both backends: the
+    cached one ``runs`` times, the uncached one ``amazon_runs`` times, alternately."""
     names = [f"bench-var-{i:05d}" for i in range(keys)]
     values = {f"{VARIABLES_PREFIX}/{name}": variable_value(i) for i, name in enumerate(names)}
     seed_aws_strings(servers, region, values)
@@ -102,8 +109,9 @@ def measure(
         look_up_all(backend, names, keys)  # every key once: the cache is warm, clients built
     calls.watch_aws(chained_client(chained))
     calls.watch_aws(amazon.client)
-    for _ in range(runs):
-        for runs_of, backend in ((result.chained, chained), (result.amazon, amazon)):
+    for run in range(runs):
+        timed = [(result.chained, chained)] + [(result.amazon, amazon)] * (run < amazon_runs)
+        for runs_of, backend in timed:
             runs_of.time(lambda backend=backend: look_up_all(backend, names, lookups))
             runs_of.calls = calls.take()
     return result

@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import config_parse, dag_parse, lookups, memory, sync
@@ -29,8 +30,9 @@ QUICK_ENV = "SECRETSYNC_BENCH_QUICK"
 
 @dataclass(frozen=True)
 class Settings:
-    """Sizes and repetitions. The baseline runs ``runs`` times up to ``baseline_full_up_to``
-    secrets and once above (it needs minutes per run there)."""
+    """Sizes and repetitions. The references (the naive sync baseline, the uncached backend's
+    look-ups) run ``runs`` times up to ``references_full_up_to`` secrets or look-ups, and
+    once above: they need a minute or two per run there."""
 
     name: str
     parse_targets: tuple[int, ...]
@@ -41,14 +43,14 @@ class Settings:
     lookup_keys: int
     runs: int
     cold_runs: int
-    baseline_full_up_to: int = 1000
+    references_full_up_to: int = 1000
 
     def __post_init__(self) -> None:
         if self.memory_size not in self.sync_sizes + self.scaling_sizes:
             raise ValueError("memory_size must be one of the sync or scaling sizes")
 
-    def baseline_runs(self, size: int) -> int:
-        return self.runs if size <= self.baseline_full_up_to else 1
+    def reference_runs(self, size: int) -> int:
+        return self.runs if size <= self.references_full_up_to else 1
 
 
 FULL = Settings(
@@ -89,6 +91,7 @@ class Results:
     memory: memory.MemoryResult | None = None
     lookups: lookups.LookupResult | None = None
     duration_s: float = 0.0
+    finished: str = ""  # UTC date and time
 
 
 def run_all(
@@ -112,7 +115,7 @@ def run_all(
         progress(f"sync of {size} secrets")
         if size in settings.sync_sizes:
             bench, rows = sync.measure(
-                servers, size, settings.runs, settings.baseline_runs(size), workdir, regions
+                servers, size, settings.runs, settings.reference_runs(size), workdir, regions
             )
             results.sync += rows
             steady = next(row.product for row in rows if row.scenario == sync.STEADY)
@@ -133,10 +136,12 @@ def run_all(
         settings.lookups,
         settings.lookup_keys,
         settings.runs,
+        settings.reference_runs(settings.lookups),
         settings.cold_runs,
     )
     results.environment = replace(results.environment, load_after=load_average())
     results.duration_s = time.perf_counter() - start
+    results.finished = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return results
 
 

@@ -2,7 +2,7 @@
 
 The tests run moto in-process (``ThreadedMotoServer``); here it would share the benchmark's
 interpreter lock and make the client look slower than it is, so it runs as a separate
-process, as AWS would be a separate machine.
+process (as AWS is a separate machine), with the fixes of ``benchmarks.moto_server``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from devtools.servers import HOST, LocalServers, MotoServer, free_port, start_openbao
 
 START_TIMEOUT_SECONDS = 60
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -44,13 +46,14 @@ def _answers(url: str) -> bool:
 
 
 def start_moto_process() -> MotoServer:
-    """``python -m moto.server`` on a free port of 127.0.0.1, once it answers."""
+    """``python -m benchmarks.moto_server`` on a free port of 127.0.0.1, once it answers."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.moto_server", "-H", HOST, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        cwd=REPO,
     )
     moto = MotoServer(url=f"http://{HOST}:{port}", port=port, server=_MotoProcess(process))
     for _ in range(START_TIMEOUT_SECONDS * 10):

@@ -9,7 +9,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from benchmarks.api_calls import vault_label
-from benchmarks.report import render
+from benchmarks.lookups import GOAL_COLD_RATIO
+from benchmarks.report import COLD_NOTE, render
 from benchmarks.run import Results, Settings, run_all
 from benchmarks.sync import CHANGED, FIRST, STEADY
 
@@ -115,3 +116,19 @@ def test_page_renders(results: Results) -> None:
 )
 def test_vault_requests_are_labelled_by_endpoint(method: str, url: str, label: str) -> None:
     assert vault_label(method, url) == label
+
+
+def test_a_missed_goal_is_marked_and_explained(results: Results) -> None:
+    cold = results.lookups.cold_amazon
+    saved = list(cold.wall_s)
+    cold.wall_s[:] = [results.lookups.cold_chained.wall / 5] * len(saved)  # chained 5x slower
+    try:
+        text = render(results)
+    finally:
+        cold.wall_s[:] = saved
+    assert (
+        "| Cold (first) look-up vs SecretsManagerBackend | within 1.20x | 5.00x | **missed** |"
+        in text
+    )
+    assert COLD_NOTE in text
+    assert (COLD_NOTE in render(results)) == (results.lookups.cold_ratio > GOAL_COLD_RATIO)
