@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import boto3
 import pytest
 from markdown_it import MarkdownIt
 
@@ -12,6 +13,7 @@ from benchmarks.api_calls import vault_label
 from benchmarks.lookups import GOAL_COLD_RATIO
 from benchmarks.report import COLD_NOTE, render
 from benchmarks.run import Results, Settings, run_all
+from benchmarks.servers import start_moto_process
 from benchmarks.sync import CHANGED, FIRST, STEADY
 
 TINY = Settings(
@@ -132,3 +134,35 @@ def test_a_missed_goal_is_marked_and_explained(results: Results) -> None:
     )
     assert COLD_NOTE in text
     assert (COLD_NOTE in render(results)) == (results.lookups.cold_ratio > GOAL_COLD_RATIO)
+
+
+@pytest.fixture(scope="module")
+def patched_moto():
+    """The benchmark's moto process (``benchmarks.moto_server``)."""
+    server = start_moto_process()
+    try:
+        yield boto3.client("secretsmanager", endpoint_url=server.url, region_name="us-east-1")
+    finally:
+        server.stop()
+
+
+def test_patched_moto_answers_as_moto_does(patched_moto) -> None:
+    client = patched_moto
+    arns = [client.create_secret(Name=f"p/s{i}", SecretString=f"v{i}")["ARN"] for i in range(5)]
+    client.create_secret(Name="other/x", SecretString="x")
+    assert client.get_secret_value(SecretId="p/s1")["SecretString"] == "v1"
+    assert client.get_secret_value(SecretId=arns[2])["SecretString"] == "v2"  # full ARN
+    assert client.get_secret_value(SecretId=arns[3][:-7])["SecretString"] == "v3"  # partial ARN
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.get_secret_value(SecretId="p/missing")
+    with pytest.raises(client.exceptions.ResourceExistsException):
+        client.create_secret(Name="p/s0", SecretString="again")
+    batch = client.batch_get_secret_value(SecretIdList=[*arns[:2], "p/missing"])
+    assert [v["SecretString"] for v in batch["SecretValues"]] == ["v0", "v1"]
+    assert [e["SecretId"] for e in batch["Errors"]] == ["p/missing"]
+    client.delete_secret(SecretId="p/s4")  # pending deletion: not listed
+    pages = client.get_paginator("list_secrets").paginate(
+        Filters=[{"Key": "name", "Values": ["p/"]}], PaginationConfig={"PageSize": 2}
+    )
+    listed = [[s["Name"] for s in page["SecretList"]] for page in pages]
+    assert listed == [["p/s0", "p/s1"], ["p/s2", "p/s3"]]
