@@ -20,8 +20,9 @@ from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.refs import resolve_reference
 from devtools.seed import seed_example
-from devtools.servers import LocalServers, local_servers
+from devtools.servers import LocalServers
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique
+from tests.isolated_servers import isolated_servers
 from tests.reliability.cli import secretsync
 from tests.step_secrets.scan import database_hits, log_hits
 
@@ -55,9 +56,9 @@ def canaries() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def own_servers(servers) -> Iterator[LocalServers]:
-    """Empty OpenBao and moto for this module (the example's locations are fixed names);
-    Airflow's default connections point at them meanwhile."""
-    with local_servers() as running, pytest.MonkeyPatch.context() as patch:
+    """OpenBao and moto sharing no state with other tests (the example's locations are fixed
+    names); Airflow's default connections point at them meanwhile."""
+    with isolated_servers() as running, pytest.MonkeyPatch.context() as patch:
         for key, value in running.airflow_env().items():
             patch.setenv(key, value)
         yield running

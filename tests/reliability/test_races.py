@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -17,8 +18,7 @@ from airflow_secretsync.core.engine import CAS_ATTEMPTS, Engine, RunOptions
 from airflow_secretsync.stores.base import StoredSecret
 from airflow_secretsync.stores.factory import StoreFactory
 from airflow_secretsync.stores.vault import VaultStore
-from devtools.airflow_ui import local_airflow
-from devtools.servers import free_port
+from devtools.airflow_ui import RunningAirflow
 from tests.helpers import read_aws, read_vault, seed_vault, unique, write_config
 from tests.test_airflow_rest import Api
 
@@ -182,24 +182,53 @@ def test_the_report_counts_what_the_run_changed_across_retries(race) -> None:
     assert changes_of(report)["app/new"][0] == "added"
 
 
-def test_two_runs_triggered_at_once_run_one_after_the_other() -> None:
+def forget_secrets(sm, prefix: str) -> None:
+    """Delete (without recovery) every secret whose name starts with ``prefix``."""
+    pages = sm.get_paginator("list_secrets").paginate(
+        IncludePlannedDeletion=True, Filters=[{"Key": "name", "Values": [prefix]}]
+    )
+    for secret in (s for page in pages for s in page["SecretList"]):
+        sm.delete_secret(SecretId=secret["ARN"], ForceDeleteWithoutRecovery=True)
+
+
+def forget_vault(client: hvac.Client, path: str) -> None:
+    """Delete every secret under ``path`` (metadata and all versions)."""
+    for rel in read_vault(client, path):
+        client.secrets.kv.v2.delete_metadata_and_all_versions(
+            mount_point="secret", path=f"{path}/{rel}"
+        )
+
+
+@contextmanager
+def example_destinations_emptied(airflow: RunningAirflow) -> Iterator[tuple]:
+    """The example's destinations and merge store, empty before and after: the standalone
+    Airflow is shared with other tests, and its moto runs in this process, so it shares its
+    state with every other moto started here."""
+    servers = airflow.servers
+    sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
+    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
+
+    def empty() -> None:
+        forget_secrets(sm, "staging/")
+        for path in ("prod", "secretsync/merged"):
+            forget_vault(vault, path)
+
+    empty()
+    try:
+        yield sm, vault
+    finally:
+        empty()
+
+
+def test_two_runs_triggered_at_once_run_one_after_the_other(airflow_standalone) -> None:
     """Under ``airflow standalone``: ``max_active_runs: 1`` queues the second run; it starts
     after the first ended and finds everything the first wrote unchanged."""
     dag_id = "secretsync_example"
-    with local_airflow(port=free_port()) as airflow:
-        api = Api(airflow.url, airflow.username, airflow.password)
+    with example_destinations_emptied(airflow_standalone) as (sm, vault):
+        api = Api(airflow_standalone.url, airflow_standalone.username, airflow_standalone.password)
         dag = api.wait_for(f"/api/v2/dags/{dag_id}", lambda d: not d.get("has_import_errors"))
         assert dag["max_active_runs"] == 1
-        runs: list[dict] = []
-
-        def trigger() -> None:
-            runs.append(api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None}))
-
-        threads = [threading.Thread(target=trigger) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        runs = trigger_at_once(api, dag_id, 2)
         finished = sorted(
             (
                 api.wait_for(
@@ -210,29 +239,19 @@ def test_two_runs_triggered_at_once_run_one_after_the_other() -> None:
             ),
             key=lambda r: r["start_date"],
         )
-        tasks = [
-            api.call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}/taskInstances")
-            for r in finished
-        ]
+        bases = [f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}" for r in finished]
+        tasks = [api.call("GET", f"{base}/taskInstances")["task_instances"] for base in bases]
         reports = [
-            api.call(
-                "GET",
-                f"/api/v2/dags/{dag_id}/dagRuns/{r['dag_run_id']}"
-                "/taskInstances/report/xcomEntries/return_value",
-            )["value"]
-            for r in finished
+            api.call("GET", f"{base}/taskInstances/report/xcomEntries/return_value")["value"]
+            for base in bases
         ]
-        servers = airflow.servers
-        sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
         staging = read_aws(sm, "staging/")
-        vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
         production = read_vault(vault, "prod")
 
     assert [r["state"] for r in finished] == ["success", "success"]
-    first_end = max(ti["end_date"] for ti in tasks[0]["task_instances"])
-    second_start = min(ti["start_date"] for ti in tasks[1]["task_instances"] if ti["start_date"])
+    # one after the other: every task of the second run started after the first run ended
     assert finished[0]["end_date"] <= finished[1]["start_date"]
-    assert first_end <= second_start
+    assert max(ti["end_date"] for ti in tasks[0]) <= min(ti["start_date"] for ti in tasks[1])
     summaries = [r if isinstance(r, dict) else json.loads(r) for r in reports]
     assert summaries[0]["summary"] == {
         "added": 6, "removed": 0, "modified": 0, "unchanged": 0, "total": 6
@@ -247,3 +266,21 @@ def test_two_runs_triggered_at_once_run_one_after_the_other() -> None:
     }  # fmt: skip
     assert staging == {**expected, "smtp": "plain-text-smtp-password"}
     assert production == {**expected, "smtp": {"value": "plain-text-smtp-password"}}
+
+
+def trigger_at_once(api: Api, dag_id: str, count: int) -> list[dict]:
+    """Trigger ``count`` runs from as many threads, released together."""
+    barrier = threading.Barrier(count)
+    runs: list[dict] = []
+
+    def trigger() -> None:
+        barrier.wait()
+        runs.append(api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None}))
+
+    threads = [threading.Thread(target=trigger) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(runs) == count
+    return runs
