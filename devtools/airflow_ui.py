@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.isolated_servers import isolated_servers
 from devtools.local_airflow import AIRFLOW, REPO, airflow_home
 from devtools.seed import seed_example
-from devtools.servers import HOST, LocalServers, free_port, local_servers
+from devtools.servers import HOST, LocalServers, free_port
 
 DEFAULT_PORT = 8080
 USERNAME = "admin"
@@ -141,9 +142,9 @@ def stop_process_group(process: subprocess.Popen, grace: float = 60) -> None:
 
 @contextmanager
 def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[RunningAirflow]:
-    """Seeded local servers plus ``airflow standalone``; everything stops on exit."""
+    """Seeded OpenBao and moto of its own plus ``airflow standalone``; all stop on exit."""
     port = port or choose_port()
-    with local_servers() as servers:
+    with isolated_servers() as servers:
         seed_example(servers)
         with airflow_home(servers) as env:
             home = Path(env["AIRFLOW_HOME"])

@@ -17,8 +17,8 @@ import yaml
 
 from airflow_secretsync.cli import main as secretsync
 from airflow_secretsync.config import load_config
+from devtools.isolated_servers import isolated_servers
 from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers
-from tests.isolated_servers import isolated_servers
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())

@@ -39,9 +39,9 @@ from airflow_secretsync.config import parse_config
 from airflow_secretsync.config.model import PipelineConfig, VaultLocation
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
+from devtools.isolated_servers import isolated_servers
 from devtools.seed import seed_example
 from devtools.servers import LocalServers
-from tests.isolated_servers import isolated_servers
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"

@@ -1,8 +1,8 @@
-"""OpenBao and moto that share no state with the session's ``servers`` fixture.
+"""OpenBao and moto sharing no state with any other servers of the same process.
 
 Every moto server started inside one process shares that process's in-memory backends, so the
-moto here runs as its own ``moto_server`` process. For tests that use fixed locations (the
-example's ``staging/`` and ``secret/prod``) which other tests' runs also fill.
+moto here runs as its own ``moto_server`` process: for ``make airflow`` and for tests that use
+fixed locations (the example's ``staging/`` and ``secret/prod``) which other tests also fill.
 """
 
 from __future__ import annotations
