@@ -19,10 +19,10 @@ from airflow_secretsync.airflow.step_secrets import StepSecrets, parse_step_secr
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.refs import resolve_reference
+from devtools.isolated_servers import isolated_servers
 from devtools.seed import seed_example
 from devtools.servers import LocalServers
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique
-from tests.isolated_servers import isolated_servers
 from tests.reliability.cli import secretsync
 from tests.step_secrets.scan import database_hits, log_hits
 

@@ -202,8 +202,7 @@ def forget_vault(client: hvac.Client, path: str) -> None:
 @contextmanager
 def example_destinations_emptied(airflow: RunningAirflow) -> Iterator[tuple]:
     """The example's destinations and merge store, empty before and after: the standalone
-    Airflow is shared with other tests, and its moto runs in this process, so it shares its
-    state with every other moto started here."""
+    Airflow of the session, and its servers, are shared with other tests."""
     servers = airflow.servers
     sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
     vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
