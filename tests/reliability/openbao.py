@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class PersistentOpenBao:
             text = response.read()
         return json.loads(text) if text else None
 
-    def _poll(self, call, what: str, timeout: float = 60) -> Any:
+    def _poll(self, call: Callable[[], Any], what: str, timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             try:

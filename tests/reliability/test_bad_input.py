@@ -24,7 +24,7 @@ from tests.reliability.cli import CliResult, secretsync
 FUZZ = settings(
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 #: Example counts (docs/reliability.md reports them).
 CONFIG_EXAMPLES = 150
