@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from airflow_secretsync.config import PipelineConfig, build_plan
-from airflow_secretsync.core.diff import TargetDiff, diff_secrets
+from airflow_secretsync.core.diff import Change, TargetDiff, diff_secrets
 from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import ConflictError, SecretSyncError
@@ -54,6 +54,20 @@ def _error_text(exc: BaseException) -> str:
     if isinstance(exc, SecretSyncError):
         return str(exc)
     return f"unexpected {type(exc).__name__}; see the task log"
+
+
+def with_earlier_attempts(changes: list[Change], attempted: dict[str, Change]) -> list[Change]:
+    """The run's changes: a secret an earlier (conflicting) attempt changed that is now
+    ``unchanged`` or gone still counts as that attempt's change."""
+    if not attempted:
+        return changes
+    merged = [
+        attempted[c.path] if c.change_type == "unchanged" and c.path in attempted else c
+        for c in changes
+    ]
+    present = {c.path for c in changes}
+    merged += [c for path, c in attempted.items() if path not in present]
+    return sorted(merged, key=lambda c: c.path)
 
 
 class _Memo:
@@ -168,6 +182,7 @@ class Engine:
 
         Never raises for store or policy problems: they become a ``failed`` report.
         """
+        attempted: dict[str, Change] = {}  # changes an attempt that lost a CAS race tried
         try:
             with self._scope(f"sync.{target}"):
                 for attempt in Retrying(
@@ -177,14 +192,14 @@ class Engine:
                     reraise=True,
                 ):
                     with attempt:
-                        report = self._sync_once(target)
+                        report = self._sync_once(target, attempted)
         except Exception as exc:  # reported, never raised: siblings go on
             log.debug("sync of %s failed", target, exc_info=not isinstance(exc, SecretSyncError))
             report = TargetReport(target=target, status="failed", error=_error_text(exc))
         log.info("synced %s: %s%s", target, report.status, self._dry_suffix)
         return report
 
-    def _sync_once(self, target: str) -> TargetReport:
+    def _sync_once(self, target: str, attempted: dict[str, Change]) -> TargetReport:
         destination = self.stores.destination(target)
         if destination is None:
             raise SecretSyncError(f"target '{target}' has no destination")
@@ -194,17 +209,22 @@ class Engine:
             to_stored=destination.to_stored,
             delete_orphans=self.config.pipeline.sync.delete_orphans,
         )
-        refusal = self._refusal(target, diff)
+        refusal = self._refusal(target, diff, earlier_writes=bool(attempted))
         if refusal is None and not self.options.dry_run:
-            destination.apply(
-                diff.writes,
-                diff.deletes,
-                owner=target,
-                parallel=self.config.pipeline.sync.parallel,
-            )
-        return TargetReport.from_changes(target, diff.changes, error=refusal, retryable=False)
+            try:
+                destination.apply(
+                    diff.writes,
+                    diff.deletes,
+                    owner=target,
+                    parallel=self.config.pipeline.sync.parallel,
+                )
+            except ConflictError:
+                attempted.update((c.path, c) for c in diff.changes if c.change_type != "unchanged")
+                raise
+        changes = with_earlier_attempts(diff.changes, attempted)
+        return TargetReport.from_changes(target, changes, error=refusal, retryable=False)
 
-    def _refusal(self, target: str, diff: TargetDiff) -> str | None:
+    def _refusal(self, target: str, diff: TargetDiff, *, earlier_writes: bool) -> str | None:
         """Why this target must not write anything, decided before the first write."""
         problems = []
         if diff.unowned_overwrites and not self.config.targets[target].adopt:
@@ -220,6 +240,10 @@ class Engine:
             )
         if not problems:
             return None
+        if earlier_writes:
+            return "; ".join(problems) + (
+                "; stopped, but an earlier attempt that lost a write conflict may have written"
+            )
         return "; ".join(problems) + "; nothing was written"
 
     def _scope(self, task_id: str) -> AbstractContextManager[object]:
