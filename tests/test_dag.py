@@ -64,6 +64,7 @@ def test_structure_and_params(tmp_path: Path) -> None:
     assert params == {"dry_run": False, "targets": [], "mode": "full", "fail_on_changes": False}
     schema = dag.params.get_param("targets").schema
     assert schema["items"]["enum"] == ["Base", "Staging", "Production"]
+    assert dag.fileloc == __file__  # the DAG file, not the builder
     # task ids are stable across parses
     assert list(build_dag(path).task_dict) == list(dag.task_dict)
 

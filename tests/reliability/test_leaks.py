@@ -36,7 +36,6 @@ builder = SecretSyncDagBuilder({config!r}, dag_id={dag_id!r}, default_args={{"re
 builder.add_step_secret("merge.Base", "LEGACY_API_KEY", {aws_ref!r})
 builder.add_step_secret("sync.Production", "DEPLOY_TOKEN", {vault_ref!r})
 dag = builder.build()
-dag.fileloc = __file__  # as Airflow's DAG importer sets it (the DAG object is made in the builder)
 """
 
 

@@ -6,6 +6,7 @@ are attached to the generated tasks as references.
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,14 @@ from airflow_secretsync.airflow.step_secrets import StepSecrets
 from airflow_secretsync.config import PipelineConfig, build_plan, load_config
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
+
+
+def _caller_file() -> str | None:
+    """The file that called into this package (the DAG file), as Airflow's ``@dag`` records it."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__):
+        frame = frame.f_back
+    return frame.f_code.co_filename if frame is not None else None
 
 
 def _default_args(config: PipelineConfig) -> dict[str, Any]:
@@ -102,6 +111,7 @@ class SecretSyncDagBuilder(StepSecrets):
         }
         with DAG(**settings) as dag:
             add_pipeline_tasks(config, self)
+        dag.fileloc = _caller_file() or dag.fileloc
         return dag
 
 
