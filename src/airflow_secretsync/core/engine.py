@@ -203,12 +203,16 @@ class Engine:
         destination = self.stores.destination(target)
         if destination is None:
             raise SecretSyncError(f"target '{target}' has no destination")
-        diff = diff_secrets(
-            self.desired(target),
-            destination.list_secrets(),
-            to_stored=destination.to_stored,
-            delete_orphans=self.config.pipeline.sync.delete_orphans,
-        )
+        # The destination is listed while desired() reads the sources (or the merge store).
+        with ThreadPoolExecutor(1) as pool:
+            current = pool.submit(destination.list_secrets)
+            desired = self.desired(target)
+            diff = diff_secrets(
+                desired,
+                current.result(),
+                to_stored=destination.to_stored,
+                delete_orphans=self.config.pipeline.sync.delete_orphans,
+            )
         refusal = self._refusal(target, diff, earlier_writes=bool(attempted))
         if refusal is None and not self.options.dry_run:
             try:
