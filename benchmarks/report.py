@@ -133,8 +133,8 @@ def steady_note(results: Results, row: sync.SyncRow) -> str:
         source_s, destination_s = results.reads[row.size]
         note += (
             f"; reading the source alone took {seconds(source_s)} and the destination alone "
-            f"{seconds(destination_s)} of the engine's {seconds(row.product.wall)}, one after "
-            "the other"
+            f"{seconds(destination_s)}, and the engine, which reads both at once, "
+            f"{seconds(row.product.wall)} in all"
         )
     return note + ". Against a remote Vault and AWS, network latency adds to every call."
 
@@ -453,8 +453,8 @@ def scaling_section(results: Results) -> str:
 
 Steady-state sync time as the number of secrets grows (same setup as section 2). Linear
 growth means a constant time per secret. The last two columns time reading each side alone
-with the product's stores (`list_secrets()`, one run each): the engine reads the source,
-then the destination, then diffs.
+with the product's stores (`list_secrets()`, one run each): the engine reads both at once,
+then diffs.
 
 {table(header_row, rows)}"""
 
