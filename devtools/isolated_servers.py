@@ -18,6 +18,9 @@ from pathlib import Path
 
 from devtools.servers import HOST, LocalServers, MotoServer, free_port, start_openbao
 
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SECONDS = 60
+
 
 @dataclass
 class MotoProcess:
@@ -34,15 +37,22 @@ class MotoProcess:
             self.process.wait()
 
 
-def start_moto_process() -> MotoServer:
+def start_moto_process(command: list[str] | None = None) -> MotoServer:
+    """A moto server process on a free port of 127.0.0.1, once it answers.
+
+    ``command`` (default: the ``moto_server`` script) gets ``-H HOST -p PORT`` appended.
+    """
     port = free_port()
+    base = command or [str(Path(sys.executable).with_name("moto_server"))]
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", HOST, "-p", str(port)],
+        [*base, "-H", HOST, "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=REPO,
     )
     moto = MotoServer(url=f"http://{HOST}:{port}", port=port, server=MotoProcess(process))
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{moto.url}/moto-api/", timeout=1).close()
@@ -52,15 +62,15 @@ def start_moto_process() -> MotoServer:
                 break
             time.sleep(0.1)
     moto.stop()
-    raise RuntimeError("moto_server did not start")
+    raise RuntimeError("moto server process did not start")
 
 
 @contextmanager
-def isolated_servers() -> Iterator[LocalServers]:
+def isolated_servers(moto_command: list[str] | None = None) -> Iterator[LocalServers]:
     """A fresh OpenBao dev server and a moto server process; both stopped on exit."""
     with ExitStack() as stack:
         vault = start_openbao()
         stack.callback(vault.stop)
-        aws = start_moto_process()
+        aws = start_moto_process(moto_command)
         stack.callback(aws.stop)
         yield LocalServers(vault=vault, aws=aws)
