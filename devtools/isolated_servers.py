@@ -16,7 +16,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.servers import HOST, LocalServers, MotoServer, free_port, start_openbao
+from devtools.servers import (
+    HOST,
+    LocalServers,
+    MotoServer,
+    free_port,
+    start_openbao,
+    stop_process,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 60
@@ -29,12 +36,7 @@ class MotoProcess:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_moto_process(command: list[str] | None = None) -> MotoServer:
