@@ -131,6 +131,8 @@ class Api:
                 response = self._dispatch(request)
             except ApiError as error:
                 response = error.response
+            except Exception:  # a bug here: answer 500 (as a real server would), keep serving
+                response = self.error(500, "Internal Server Error").response
             if not control:
                 self.finish(request, response)
                 self.log.append(
@@ -264,8 +266,15 @@ def start_api_server(kind: str, token: str = API_TOKEN) -> ApiServer:
     port = free_port()
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
-        [sys.executable, "-m", f"devtools.apiservers.{kind}", "--port", str(port)]
-        + ["--token", token],
+        [
+            sys.executable,
+            "-m",
+            f"devtools.apiservers.{kind}",
+            "--port",
+            str(port),
+            "--token",
+            token,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
