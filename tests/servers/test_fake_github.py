@@ -79,7 +79,8 @@ def test_environment_and_organization_secrets_through_pygithub(github_api, gh, r
     org.create_secret("SHARED", "canary-org", visibility="selected", selected_repositories=[repo])
     org.create_secret("EVERYONE", "canary-all", visibility="all")
     listed = {s.name: s.visibility for s in org.get_secrets()}
-    assert listed["SHARED"] == "selected" and listed["EVERYONE"] == "all"
+    assert listed["SHARED"] == "selected"
+    assert listed["EVERYONE"] == "all"
     stored = github_api.control("GET", "orgs/octo/secrets")
     assert stored["SHARED"]["value"] == "canary-org"
     assert stored["SHARED"]["selected_repository_ids"] == [repo.id]
@@ -100,9 +101,11 @@ def test_put_answers_201_then_204_and_names_are_case_insensitive(github_api, rep
         == 204
     )
     status, _, secret = call(github_api, "GET", path)
-    assert status == 200 and secret["name"] == "MY_TOKEN"
+    assert status == 200
+    assert secret["name"] == "MY_TOKEN"
     assert set(secret) == {"name", "created_at", "updated_at"}
-    assert secret["created_at"].endswith("Z") and secret["updated_at"] >= secret["created_at"]
+    assert secret["created_at"].endswith("Z")
+    assert secret["updated_at"] >= secret["created_at"]
 
 
 @pytest.mark.parametrize(
@@ -113,7 +116,8 @@ def test_bad_secret_names_are_422(github_api, repo_name, name):
     status, _, body = call(
         github_api, "PUT", f"/{scope}/secrets/{name}", _encrypt(github_api, scope, "v")
     )
-    assert status == 422 and "Secret names can only contain" in body["message"]
+    assert status == 422
+    assert "Secret names can only contain" in body["message"]
     assert github_api.control("GET", f"repos/{repo_name}/secrets") == {}
 
 
@@ -146,7 +150,8 @@ def test_org_secret_needs_a_valid_visibility(github_api):
     body = {**_encrypt(github_api, scope, "v"), "visibility": "private"}
     assert call(github_api, "PUT", f"/{scope}/secrets/S", body)[0] == 201
     _, _, secret = call(github_api, "GET", f"/{scope}/secrets/S")
-    assert secret["visibility"] == "private" and "selected_repositories_url" not in secret
+    assert secret["visibility"] == "private"
+    assert "selected_repositories_url" not in secret
     assert call(github_api, "GET", f"/{scope}/secrets/S/repositories")[0] == 409
 
 
@@ -167,13 +172,17 @@ def test_pagination_with_per_page_page_and_link_headers(github_api, gh, repo_nam
     for index in range(5):
         call(github_api, "PUT", f"/{scope}/secrets/S{index}", _encrypt(github_api, scope, "v"))
     status, headers, body = call(github_api, "GET", f"/{scope}/secrets?per_page=2&page=2")
-    assert status == 200 and body["total_count"] == 5
+    assert status == 200
+    assert body["total_count"] == 5
     assert [s["name"] for s in body["secrets"]] == ["S2", "S3"]
     links = headers["Link"]
-    assert 'page=3>; rel="next"' in links and 'page=1>; rel="prev"' in links
-    assert 'page=3>; rel="last"' in links and "per_page=2" in links
+    assert 'page=3>; rel="next"' in links
+    assert 'page=1>; rel="prev"' in links
+    assert 'page=3>; rel="last"' in links
+    assert "per_page=2" in links
     _, headers, body = call(github_api, "GET", f"/{scope}/secrets?per_page=2&page=3")
-    assert [s["name"] for s in body["secrets"]] == ["S4"] and 'rel="next"' not in headers["Link"]
+    assert [s["name"] for s in body["secrets"]] == ["S4"]
+    assert 'rel="next"' not in headers["Link"]
     gh.per_page = 2
     assert [s.name for s in gh.get_repo(repo_name).get_secrets()] == [f"S{i}" for i in range(5)]
 
@@ -184,11 +193,12 @@ def test_missing_or_bad_token_is_401_and_rate_limit_headers_are_on_every_answer(
     path = f"/repos/{repo_name}/actions/secrets"
     status, _, body = call(github_api, "GET", path, token=None)
     assert (status, body["message"]) == (401, "Requires authentication")
-    status, headers, body = call(github_api, "GET", path, token="wrong")
+    status, _headers, body = call(github_api, "GET", path, token="wrong")
     assert (status, body["message"]) == (401, "Bad credentials")
     _, first, _ = call(github_api, "GET", path)
     _, second, _ = call(github_api, "GET", path)
-    assert first["X-RateLimit-Limit"] == "5000" and first["X-RateLimit-Resource"] == "core"
+    assert first["X-RateLimit-Limit"] == "5000"
+    assert first["X-RateLimit-Resource"] == "core"
     assert int(second["X-RateLimit-Remaining"]) == int(first["X-RateLimit-Remaining"]) - 1
     assert int(second["X-RateLimit-Used"]) == int(first["X-RateLimit-Used"]) + 1
     assert int(first["X-RateLimit-Reset"]) > 0
@@ -198,17 +208,16 @@ def test_primary_and_secondary_rate_limits_can_be_switched_on(github_api, gh, re
     path = f"/repos/{repo_name}/actions/secrets"
     github_api.control("POST", "rate-limit", {"kind": "primary", "requests": 1})
     status, headers, body = call(github_api, "GET", path)
-    assert status == 403 and headers["X-RateLimit-Remaining"] == "0"
+    assert status == 403
+    assert headers["X-RateLimit-Remaining"] == "0"
     assert "rate limit exceeded" in body["message"]
     assert call(github_api, "GET", path)[0] == 200  # only the next request was refused
 
     github_api.control("POST", "rate-limit", {"kind": "secondary", "status": 429, "retry_after": 7})
     status, headers, body = call(github_api, "GET", path)
-    assert (
-        status == 429
-        and headers["Retry-After"] == "7"
-        and "secondary rate limit" in body["message"]
-    )
+    assert status == 429
+    assert headers["Retry-After"] == "7"
+    assert "secondary rate limit" in body["message"]
 
     github_api.control("POST", "rate-limit", {"kind": "secondary", "status": 403, "requests": 1})
     with pytest.raises(github.GithubException) as raised:
@@ -222,7 +231,8 @@ def test_hand_edit_moves_updated_at_and_keeps_the_value(github_api, gh, repo_nam
     before = call(github_api, "GET", f"/repos/{repo_name}/actions/secrets/EDITED")[2]["updated_at"]
     github_api.control("POST", f"repos/{repo_name}/secrets/EDITED/touch")
     after = call(github_api, "GET", f"/repos/{repo_name}/actions/secrets/EDITED")[2]
-    assert after["updated_at"] > before and after["created_at"] <= before
+    assert after["updated_at"] > before
+    assert after["created_at"] <= before
     assert github_api.control("GET", f"repos/{repo_name}/secrets")["EDITED"]["value"] == "canary"
 
 
@@ -232,4 +242,5 @@ def test_public_key_is_a_curve25519_key_per_scope(github_api, repo_name):
         for scope in (f"repos/{repo_name}/actions", f"repos/{repo_name}/environments/production")
     ]
     assert all(len(base64.b64decode(k["key"])) == 32 for k in keys)
-    assert keys[0]["key_id"] != keys[1]["key_id"] and keys[0]["key"] != keys[1]["key"]
+    assert keys[0]["key_id"] != keys[1]["key_id"]
+    assert keys[0]["key"] != keys[1]["key"]

@@ -44,7 +44,8 @@ def _secret(name: str, labels: dict[str, str] | None = None, **data: str) -> cli
 
 def test_create_read_replace_patch_delete_through_the_client(core, namespace):
     created = core.create_namespaced_secret(namespace, _secret("db", MANAGED, password="canary"))
-    assert created.type == "Opaque" and created.metadata.uid
+    assert created.type == "Opaque"
+    assert created.metadata.uid
     assert created.metadata.creation_timestamp is not None
     read = core.read_namespaced_secret("db", namespace)
     assert base64.b64decode(read.data["password"]) == b"canary"
@@ -70,7 +71,8 @@ def test_create_read_replace_patch_delete_through_the_client(core, namespace):
     assert base64.b64decode(json_patched.data["user"]) == b"v"
 
     status = core.delete_namespaced_secret("db", namespace)
-    assert status.status == "Success" and status.details.name == "db"
+    assert status.status == "Success"
+    assert status.details.name == "db"
     with pytest.raises(client.ApiException) as raised:
         core.read_namespaced_secret("db", namespace)
     assert raised.value.status == 404
@@ -79,7 +81,8 @@ def test_create_read_replace_patch_delete_through_the_client(core, namespace):
 def test_string_data_is_folded_into_data(core, namespace):
     body = client.V1Secret(metadata=client.V1ObjectMeta(name="s"), string_data={"k": "canary"})
     created = core.create_namespaced_secret(namespace, body)
-    assert created.data == {"k": _b64("canary")} and created.string_data is None
+    assert created.data == {"k": _b64("canary")}
+    assert created.string_data is None
 
 
 def test_unchanged_replace_keeps_the_resource_version(core, namespace):
@@ -116,7 +119,8 @@ def test_stale_resource_version_is_a_conflict(core, namespace):
     created.data = {"a": _b64("3")}
     with pytest.raises(client.ApiException) as raised:
         core.replace_namespaced_secret("cas", namespace, created)
-    assert raised.value.status == 409 and '"reason": "Conflict"' in raised.value.body
+    assert raised.value.status == 409
+    assert '"reason": "Conflict"' in raised.value.body
     assert base64.b64decode(core.read_namespaced_secret("cas", namespace).data["a"]) == b"2"
     stale = {"preconditions": {"resourceVersion": created.metadata.resource_version}}
     with pytest.raises(client.ApiException) as raised:
@@ -147,9 +151,8 @@ def test_non_base64_data_is_a_bad_request(kubernetes_api, namespace):
     status, _, answer = call(
         kubernetes_api, "POST", f"/api/v1/namespaces/{namespace}/secrets", body
     )
-    assert (status, answer["reason"]) == (400, "BadRequest") and "illegal base64" in answer[
-        "message"
-    ]
+    assert (status, answer["reason"]) == (400, "BadRequest")
+    assert "illegal base64" in answer["message"]
 
 
 def test_unknown_namespace_and_missing_token(kubernetes_api, core):
@@ -193,7 +196,8 @@ def test_limit_and_continue_paginate(core, namespace):
     names, token, pages = [], None, 0
     while True:
         page = core.list_namespaced_secret(namespace, limit=2, _continue=token)
-        assert page.kind == "SecretList" and page.metadata.resource_version
+        assert page.kind == "SecretList"
+        assert page.metadata.resource_version
         names += [s.metadata.name for s in page.items]
         pages += 1
         token = page.metadata._continue
