@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, TaskGroup
+from airflow.sdk import DAG, BaseOperator, TaskGroup
 
 from airflow_secretsync.airflow.operators import (
     MergeSecretsOperator,
@@ -20,7 +20,8 @@ from airflow_secretsync.airflow.operators import (
 )
 from airflow_secretsync.airflow.params import build_params
 from airflow_secretsync.airflow.step_secrets import StepSecrets
-from airflow_secretsync.config import PipelineConfig, build_plan, load_config
+from airflow_secretsync.config import PipelineConfig, load_config
+from airflow_secretsync.config.pipeline import PipelineGraph
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
 
@@ -40,45 +41,47 @@ def _default_args(config: PipelineConfig) -> dict[str, Any]:
     }
 
 
+_GROUP_TOOLTIPS = {
+    "merge": "deep-merge sources into the merge store",
+    "sync": "diff destinations and apply",
+}
+_OPERATORS = {"merge": MergeSecretsOperator, "sync": SyncSecretsOperator}
+
+
 def add_pipeline_tasks(
     config: PipelineConfig, step_secrets: StepSecrets | None = None
 ) -> SecretSyncReportOperator:
-    """Create the ``merge`` and ``sync`` task groups and ``report`` in the current DAG context,
-    with ``step_secrets`` (default: the config's) attached by task id relative to the pipeline
-    (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
+    """Create the pipeline's tasks in the current DAG context: one operator per task of the
+    :class:`PipelineGraph` (``merge`` and ``sync`` task groups, then ``report``), one edge per
+    upstream id, with ``step_secrets`` (default: the config's) attached by task id relative to
+    the pipeline (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
     """
     path = str(config.source_file)
-    plan = build_plan(config)
-    merge_tasks: dict[str, MergeSecretsOperator] = {}
-    if config.pipeline.merge.enabled:
-        with TaskGroup("merge", tooltip="deep-merge sources into the merge store"):
-            for name in (n for level in plan.merge_levels for n in level):
-                task = MergeSecretsOperator(
-                    task_id=name, config_path=path, target=name, trigger_rule=TASK_TRIGGER_RULE
+    graph = PipelineGraph.from_config(config)
+    tasks: dict[str, BaseOperator] = {}
+    for phase, tooltip in _GROUP_TOOLTIPS.items():
+        specs = graph.phase(phase)
+        if not specs:
+            continue
+        with TaskGroup(phase, tooltip=tooltip):
+            for spec in specs:
+                tasks[spec.task_id] = _OPERATORS[phase](
+                    task_id=spec.target,
+                    config_path=path,
+                    target=spec.target,
+                    trigger_rule=TASK_TRIGGER_RULE,
                 )
-                spec = config.targets[name]
-                for upstream in [*spec.inherits, *spec.imports]:
-                    if upstream in merge_tasks:
-                        merge_tasks[upstream] >> task
-                merge_tasks[name] = task
-    sync_tasks: list[SyncSecretsOperator] = []
-    if config.pipeline.sync.enabled:
-        with TaskGroup("sync", tooltip="diff destinations and apply"):
-            for name in plan.sync_targets:
-                task = SyncSecretsOperator(
-                    task_id=name, config_path=path, target=name, trigger_rule=TASK_TRIGGER_RULE
-                )
-                if name in merge_tasks:
-                    merge_tasks[name] >> task
-                sync_tasks.append(task)
+    (report_spec,) = graph.phase("report")
     report = SecretSyncReportOperator(
-        task_id="report", sync_task_ids=[t.task_id for t in sync_tasks], retries=0
+        task_id=report_spec.task_id,
+        sync_task_ids=[tasks[spec.task_id].task_id for spec in graph.phase("sync")],
+        retries=0,
     )
-    for task in [*merge_tasks.values(), *sync_tasks]:
-        task >> report
-    tasks = {f"merge.{name}": task for name, task in merge_tasks.items()}
-    tasks |= {f"sync.{task.target}": task for task in sync_tasks}
-    (step_secrets or StepSecrets.from_config(config)).apply({**tasks, "report": report})
+    tasks[report_spec.task_id] = report
+    for spec in graph.tasks:
+        for upstream in spec.upstream:
+            tasks[upstream] >> tasks[spec.task_id]
+    (step_secrets or StepSecrets.from_config(config)).apply(tasks)
     return report
 
 

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from airflow.sdk import BaseOperator, Context
 
 from airflow_secretsync.airflow.step_secret_env import step_secret_environment
-from airflow_secretsync.config import PipelineConfig, build_plan
+from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.config.checks import ENV_NAME
+from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.errors import ConfigError, SecretSyncError
 from airflow_secretsync.refs import parse_reference
 
@@ -185,13 +186,11 @@ class StepSecrets:
         """The config's step secrets per generated task: a target's ``step_secrets`` apply to
         its ``merge.<T>`` and ``sync.<T>`` tasks; top-level ``step_secrets[task_id]`` entries
         beat them name by name."""
-        tasks = set(pipeline_task_ids(config))
         registry = cls()
-        for target, spec in config.targets.items():
-            for task_id in (f"merge.{target}", f"sync.{target}"):
-                if task_id in tasks:
-                    for name, reference in spec.step_secrets.items():
-                        registry.add_step_secret(task_id, name, reference)
+        for task in PipelineGraph.from_config(config).tasks:
+            if task.target is not None:
+                for name, reference in config.targets[task.target].step_secrets.items():
+                    registry.add_step_secret(task.task_id, name, reference)
         for task_id, entries in config.step_secrets.items():
             for name, reference in entries.items():
                 registry.add_step_secret(task_id, name, reference)
@@ -258,13 +257,7 @@ def _did_you_mean(name: str, choices: list[str]) -> str:
 
 def pipeline_task_ids(config: PipelineConfig) -> list[str]:
     """The ids of a generated pipeline's tasks, relative to the DAG or task group."""
-    plan = build_plan(config)
-    ids = []
-    if config.pipeline.merge.enabled:
-        ids += [f"merge.{name}" for level in plan.merge_levels for name in level]
-    if config.pipeline.sync.enabled:
-        ids += [f"sync.{name}" for name in plan.sync_targets]
-    return [*ids, "report"]
+    return list(PipelineGraph.from_config(config).task_ids)
 
 
 def parse_step_secret_option(text: str) -> tuple[str, str, str]:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_secretsync.config.graph import graph_problems
 from airflow_secretsync.config.model import TASK_ID_SAFE
+from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
 from airflow_secretsync.errors import SecretReferenceError
+
+if TYPE_CHECKING:
+    from airflow_secretsync.config.model import PipelineConfig
 
 MAX_TARGET_NAME = 200  # leaves room for the task group prefixes within Airflow's 250
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -60,7 +64,7 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
         ),
         *(problem for name, body in targets.items() for problem in _target(name, body)),
         *graph_problems(sources, edges),
-        *_task_step_secrets(data, targets),
+        *_step_secret_references(data),
     ]
 
 
@@ -204,36 +208,33 @@ def _reference_problem(reference: str) -> str | None:
     return None
 
 
-def _has_destination(body: dict[str, Any]) -> bool:
-    return body.get("aws") is not None or body.get("vault") is not None
-
-
-def _task_step_secrets(
-    data: dict[str, Any], targets: dict[str, dict[str, Any]]
-) -> Iterator[Problem]:
-    """Top-level ``step_secrets`` are keyed by generated task id: merge.T, sync.T, report."""
-    merge, sync = _phase_enabled(data, "merge"), _phase_enabled(data, "sync")
-    task_ids = [
-        *(f"merge.{name}" for name in targets if merge),
-        *(f"sync.{name}" for name, body in targets.items() if sync and _has_destination(body)),
-        "report",
-    ]
+def _step_secret_references(data: dict[str, Any]) -> Iterator[Problem]:
+    """Top-level ``step_secrets`` hold valid env names and references (task ids: see
+    :func:`task_problems`)."""
     for task_id, secrets in _dict(data.get("step_secrets")).items():
-        loc: Loc = ("step_secrets", task_id)
-        if task_id not in task_ids:
-            yield Problem(loc, _unknown_task(task_id, task_ids, targets), at_key=True)
-        yield from _env_references(_dict(secrets), loc)
+        yield from _env_references(_dict(secrets), ("step_secrets", task_id))
 
 
-def _unknown_task(task_id: str, task_ids: list[str], targets: dict[str, dict[str, Any]]) -> str:
-    phase, _, target = task_id.partition(".")
-    if phase in ("merge", "sync") and target in targets:
-        if phase == "sync" and not _has_destination(targets[target]):
+def task_problems(config: PipelineConfig) -> list[Problem]:
+    """Top-level ``step_secrets`` name tasks of the :class:`PipelineGraph` (checked on the
+    model, once everything else is valid)."""
+    graph = PipelineGraph.from_config(config)
+    return [
+        Problem(("step_secrets", task), _unknown_task(task, graph, config), at_key=True)
+        for task in config.step_secrets
+        if task not in graph
+    ]
+
+
+def _unknown_task(task: str, graph: PipelineGraph, config: PipelineConfig) -> str:
+    phase, _, target = task.partition(".")
+    if phase in ("merge", "sync") and target in config.targets:
+        if phase == "sync" and config.targets[target].destination is None:
             reason = f"target '{target}' has no destination"
         else:
             reason = f"pipeline.{phase}.enabled is false"
-        return f"{reason}, so there is no task '{task_id}'"
+        return f"{reason}, so there is no task '{task}'"
     return (
-        f"unknown task id '{task_id}'{did_you_mean(task_id, task_ids)}: "
+        f"unknown task id '{task}'{did_you_mean(task, graph.task_ids)}: "
         "the DAG's tasks are merge.<target>, sync.<target> and report"
     )

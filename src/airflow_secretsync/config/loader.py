@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from airflow_secretsync.config.checks import check_document
+from airflow_secretsync.config.checks import check_document, task_problems
 from airflow_secretsync.config.model import Connections, PipelineConfig, VaultLocation
 from airflow_secretsync.config.problems import Problem, render
 from airflow_secretsync.config.schema_errors import schema_problems
@@ -48,6 +48,9 @@ def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) 
         )
     except ValidationError as exc:
         problems += schema_problems(exc, already_reported=problems)
+    else:
+        if not problems:
+            problems = task_problems(config)
     if problems:
         raise ConfigError(_render_all(doc, problems))
     config = with_connection_defaults(config)

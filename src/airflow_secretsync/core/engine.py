@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from airflow_secretsync.config import PipelineConfig, build_plan
+from airflow_secretsync.config import PipelineConfig
+from airflow_secretsync.config.pipeline import PipelineGraph, task_id
 from airflow_secretsync.core.diff import Change, TargetDiff, diff_secrets
 from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.report import Report, TargetReport
@@ -117,7 +118,8 @@ class Engine:
         self.read_merged = merge_cfg.enabled and (
             self.options.mode == "sync-only" or not self.options.dry_run
         )
-        self._plan = build_plan(config, self.options.targets)
+        self.graph = PipelineGraph.from_config(config, self.options.targets)
+        self._plan = self.graph.plan
         self._sources = _Memo()
         self._desired = _Memo()
 
@@ -157,10 +159,9 @@ class Engine:
     def compute_desired(self, target: str) -> SecretSet:
         """Deep-merge parents, then imports in order, then apply include/exclude."""
         spec = self.config.targets[target]
-        parts = [self.desired(parent) for parent in spec.inherits]
-        parts += [
-            self.desired(name) if name in self.config.targets else self.source_secrets(name)
-            for name in spec.imports
+        parts = [
+            self.desired(c.name) if c.kind == "target" else self.source_secrets(c.name)
+            for c in self.graph.contributions(target)
         ]
         return filter_paths(merge_sets(parts), spec.include, spec.exclude)
 
@@ -169,7 +170,7 @@ class Engine:
     def merge_target(self, target: str) -> int:
         """Compute ``desired(target)`` and make the merge store hold exactly it (unless dry
         run). Returns the number of secrets."""
-        with self._scope(f"merge.{target}"):
+        with self._scope(task_id("merge", target)):
             secrets = self.compute_desired(target)
             if not self.options.dry_run and self.config.merge_store is not None:
                 self.stores.merge_store(target).replace_all(secrets, owner=target)
@@ -184,7 +185,7 @@ class Engine:
         """
         attempted: dict[str, Change] = {}  # changes an attempt that lost a CAS race tried
         try:
-            with self._scope(f"sync.{target}"):
+            with self._scope(task_id("sync", target)):
                 for attempt in Retrying(
                     retry=retry_if_exception_type(ConflictError),
                     stop=stop_after_attempt(CAS_ATTEMPTS),
@@ -306,5 +307,4 @@ class Engine:
             list(pool.map(merge, level))
 
     def _failed_ancestor(self, name: str, failed: dict[str, str]) -> str | None:
-        spec = self.config.targets[name]
-        return next((p for p in [*spec.inherits, *spec.imports] if p in failed), None)
+        return next((dep for dep in self.graph.dependencies(name) if dep in failed), None)
