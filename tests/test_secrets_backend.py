@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from airflow_secretsync.errors import ConfigError
-from airflow_secretsync.secrets import CLASS_PATH, ChainedSecretsBackend
+from airflow_secretsync.airflow.secrets_backend import CLASS_PATH, ChainedSecretsBackend
 from devtools.servers import free_port
 from tests.helpers import seed_aws, unique
 from tests.refs.third_party import install_providers
@@ -299,9 +299,9 @@ def test_failing_provider_is_logged_without_values_and_skipped(
         ),
     )
     backend = chained(ns, {"provider": "vault", "connection_id": "vault_down"})
-    with caplog.at_level(logging.WARNING, logger="airflow_secretsync.secrets"):
+    with caplog.at_level(logging.WARNING, logger="airflow_secretsync.airflow.secrets_backend"):
         assert backend.get_variable("aws_only") == seeded["aws_var"]
-    assert [r.getMessage() for r in caplog.records if r.name == "airflow_secretsync.secrets"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "airflow_secretsync.airflow.secrets_backend"] == [
         "Secret provider providers[0] vault connection_id=vault_down failed to look up "
         "variable 'aws_only', skipping it: cannot resolve "
         f"'ref+vault://{ns}/variables/aws_only?connection_id=vault_down': Vault connection "
