@@ -3,7 +3,7 @@
 Configure it like any secrets backend::
 
     [secrets]
-    backend = airflow_secretsync.secrets.ChainedSecretsBackend
+    backend = airflow_secretsync.airflow.secrets_backend.ChainedSecretsBackend
     backend_kwargs = {"providers": ["vault", {"provider": "awssecrets", "region": "eu-west-1"}]}
 
 Connection ``my_db`` is looked up as ``<connections_prefix>/my_db`` in each provider in turn;
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 Kind = Literal["connections", "variables", "config"]
 KINDS: tuple[Kind, ...] = ("connections", "variables", "config")
 CLASS_PATH = f"{__name__}.ChainedSecretsBackend"
+#: Where airflow.cfg may name this class: here, or the compatibility path of ``secrets.py``.
+CLASS_PATHS = (CLASS_PATH, "airflow_secretsync.secrets.ChainedSecretsBackend")
 _PREFIX_KEYS = frozenset(f"{kind}_prefix" for kind in KINDS)
 _busy = threading.local()  # set while this thread is inside a chained look-up
 _SINGULAR = {"connections": "connection", "variables": "variable", "config": "config key"}
@@ -145,7 +147,7 @@ def configured_kwargs_errors() -> list[str]:
         ("secrets", "backend", "backend_kwargs"),
         ("workers", "secrets_backend", "secrets_backend_kwargs"),
     ):
-        if conf.get(section, backend_key, fallback="").strip() != CLASS_PATH:
+        if conf.get(section, backend_key, fallback="").strip() not in CLASS_PATHS:
             continue
         raw = conf.get(section, kwargs_key, fallback="") or ""
         if not raw.strip():
