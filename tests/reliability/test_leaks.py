@@ -15,10 +15,10 @@ import boto3
 import hvac
 import pytest
 
-from airflow_secretsync.airflow.step_secrets import StepSecrets, parse_step_secret_option
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.refs import resolve_reference
+from airflow_secretsync.step_secrets import StepSecrets, parse_step_secret_option
 from devtools.isolated_servers import isolated_servers
 from devtools.seed import seed_example
 from devtools.servers import LocalServers

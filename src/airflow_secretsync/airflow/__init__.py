@@ -10,11 +10,8 @@ from airflow_secretsync.airflow.operators import (
     SecretSyncReportOperator,
     SyncSecretsOperator,
 )
-from airflow_secretsync.airflow.step_secrets import (
-    StepSecrets,
-    attach_step_secrets,
-    with_step_secrets,
-)
+from airflow_secretsync.airflow.step_secrets import attach_step_secrets, with_step_secrets
+from airflow_secretsync.step_secrets import StepSecrets
 
 __all__ = [
     "MergeSecretsOperator",

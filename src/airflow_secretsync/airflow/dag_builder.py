@@ -19,8 +19,9 @@ from airflow_secretsync.airflow.operators import (
     SyncSecretsOperator,
 )
 from airflow_secretsync.airflow.params import build_params
-from airflow_secretsync.airflow.step_secrets import StepSecrets
+from airflow_secretsync.airflow.step_secrets import apply_step_secrets
 from airflow_secretsync.config import PipelineConfig, build_plan, load_config
+from airflow_secretsync.step_secrets import StepSecrets
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
 
@@ -78,7 +79,7 @@ def add_pipeline_tasks(
         task >> report
     tasks = {f"merge.{name}": task for name, task in merge_tasks.items()}
     tasks |= {f"sync.{task.target}": task for task in sync_tasks}
-    (step_secrets or StepSecrets.from_config(config)).apply({**tasks, "report": report})
+    apply_step_secrets(step_secrets or StepSecrets.from_config(config), {**tasks, "report": report})
     return report
 
 
