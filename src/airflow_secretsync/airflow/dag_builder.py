@@ -73,7 +73,10 @@ def add_pipeline_tasks(
                     merge_tasks[name] >> task
                 sync_tasks.append(task)
     report = SecretSyncReportOperator(
-        task_id="report", sync_task_ids=[t.task_id for t in sync_tasks], retries=0
+        task_id="report",
+        config_path=path,
+        sync_task_ids=[t.task_id for t in sync_tasks],
+        retries=0,
     )
     for task in [*merge_tasks.values(), *sync_tasks]:
         task >> report
