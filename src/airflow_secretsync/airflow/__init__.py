@@ -10,7 +10,11 @@ from airflow_secretsync.airflow.operators import (
     SecretSyncReportOperator,
     SyncSecretsOperator,
 )
-from airflow_secretsync.airflow.step_secrets import attach_step_secrets, with_step_secrets
+from airflow_secretsync.airflow.step_secrets import (
+    attach_step_secrets,
+    task_step_secrets,
+    with_step_secrets,
+)
 from airflow_secretsync.step_secrets import StepSecrets
 
 __all__ = [
@@ -22,5 +26,6 @@ __all__ = [
     "SyncSecretsOperator",
     "attach_step_secrets",
     "build_dag",
+    "task_step_secrets",
     "with_step_secrets",
 ]

@@ -87,7 +87,7 @@ def task_step_secrets(operator: BaseOperator) -> dict[str, str]:
 
 
 def _execute_with_step_secrets(self: BaseOperator, context: Context) -> Any:
-    secrets = getattr(self, STEP_SECRETS_ATTR)
+    secrets = task_step_secrets(self)
     with step_secret_environment(self.task_id, secrets) as values, _explicit_env(self, values):
         self.log.info("Step secrets in the environment: %s", ", ".join(sorted(values)))
         return type(self).execute(self, context)
