@@ -29,7 +29,7 @@ def variable_value(index: int) -> str:
 
 def chained_backend(region: str) -> Any:
     """Through the ``aws_default`` connection (moto's endpoint), in ``region``."""
-    from airflow_secretsync.secrets import ChainedSecretsBackend
+    from airflow_secretsync.airflow.secrets_backend import ChainedSecretsBackend
 
     return ChainedSecretsBackend(
         providers=[{"provider": "awssecrets", "region": region}],

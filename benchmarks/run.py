@@ -13,85 +13,22 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import config_parse, dag_parse, lookups, memory, sync
+from benchmarks import cli_validate, config_parse, dag_parse, lookups, memory, sync
 from benchmarks.environment import Environment, load_average
+from benchmarks.report import render
+from benchmarks.results import FULL, QUICK, Results, Settings
 from benchmarks.seeding import FreshRegions
-from benchmarks.timing import Runs
+from benchmarks.servers import bench_servers
+from devtools.airflow_home import airflow_home_env
+from devtools.paths import REPO
 from devtools.servers import LocalServers
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
 QUICK_ENV = "SECRETSYNC_BENCH_QUICK"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Sizes and repetitions. The references (the naive sync baseline, the uncached backend's
-    look-ups) run ``runs`` times up to ``references_full_up_to`` secrets or look-ups, and
-    once above: they need a minute or two per run there."""
-
-    name: str
-    parse_targets: tuple[int, ...]
-    sync_sizes: tuple[int, ...]
-    scaling_sizes: tuple[int, ...]
-    memory_size: int
-    lookups: int
-    lookup_keys: int
-    runs: int
-    cold_runs: int
-    references_full_up_to: int = 1000
-
-    def __post_init__(self) -> None:
-        if self.memory_size not in self.sync_sizes + self.scaling_sizes:
-            raise ValueError("memory_size must be one of the sync or scaling sizes")
-
-    def reference_runs(self, size: int) -> int:
-        return self.runs if size <= self.references_full_up_to else 1
-
-
-FULL = Settings(
-    name="full",
-    parse_targets=(10, 100, 1000),
-    sync_sizes=(1000, 10000),
-    scaling_sizes=(1000, 5000, 10000),
-    memory_size=10000,
-    lookups=10000,
-    lookup_keys=100,
-    runs=3,
-    cold_runs=7,
-)
-QUICK = Settings(
-    name="quick",
-    parse_targets=(10, 100, 1000),
-    sync_sizes=(100, 1000),
-    scaling_sizes=(100, 500, 1000),
-    memory_size=1000,
-    lookups=1000,
-    lookup_keys=100,
-    runs=3,
-    cold_runs=5,
-)
-
-
-@dataclass
-class Results:
-    settings: Settings
-    environment: Environment
-    config_parse: list[dict[str, float]] = field(default_factory=list)
-    dag_parse: list[dag_parse.DagParseRow] = field(default_factory=list)
-    sync: list[sync.SyncRow] = field(default_factory=list)
-    seed_s: dict[int, float] = field(default_factory=dict)
-    scaling: dict[int, Runs] = field(default_factory=dict)
-    #: Seconds to read the Vault source alone and the AWS destination alone, by size.
-    reads: dict[int, tuple[float, float]] = field(default_factory=dict)
-    memory: memory.MemoryResult | None = None
-    lookups: lookups.LookupResult | None = None
-    duration_s: float = 0.0
-    finished: str = ""  # UTC date and time
 
 
 def run_all(
@@ -109,6 +46,8 @@ def run_all(
     results.config_parse = [
         config_parse.measure(count, settings.runs) for count in settings.parse_targets
     ]
+    progress("secretsync validate (a fresh process per run)")
+    results.cli_validate = cli_validate.measure(max(settings.parse_targets), settings.runs, env)
     progress("DAG parse (a fresh interpreter per import)")
     results.dag_parse = dag_parse.measure(settings.parse_targets, settings.runs, workdir, env)
     for size in sorted(set(settings.sync_sizes + settings.scaling_sizes)):
@@ -145,16 +84,6 @@ def run_all(
     return results
 
 
-def isolated_airflow_env(home: Path) -> dict[str, str]:
-    """A throw-away Airflow home (nothing of the developer's is read or written), quiet logs."""
-    return {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="ten times smaller sizes")
@@ -167,11 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {message}", file=sys.stderr, flush=True)
 
-    from benchmarks.report import render
-    from benchmarks.servers import bench_servers
-
     with tempfile.TemporaryDirectory(prefix="secretsync-bench-") as tmp:
-        os.environ.update(isolated_airflow_env(Path(tmp) / "airflow-home"))
+        os.environ.update(airflow_home_env(Path(tmp) / "airflow-home", log_level="WARNING"))
         progress(f"{settings.name} benchmarks: starting OpenBao and moto")
         with bench_servers() as servers:
             os.environ.update(servers.airflow_env())

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.airflow_home import AIRFLOW, airflow_home
 from devtools.isolated_servers import isolated_servers
-from devtools.local_airflow import AIRFLOW, REPO, airflow_home
+from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.servers import HOST, LocalServers, free_port
 

@@ -8,7 +8,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from devtools.local_airflow import REPO, airflow_home, dags_test
+from devtools.airflow_home import airflow_home, dags_test
+from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.servers import local_servers
 

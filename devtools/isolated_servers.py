@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.paths import REPO
 from devtools.servers import (
     HOST,
     LocalServers,
@@ -25,7 +26,6 @@ from devtools.servers import (
     stop_process,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 60
 
 

@@ -10,17 +10,16 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from devtools.airflow_home import airflow_home_env, migrate_db
+from devtools.paths import REPO
 from devtools.servers import LocalServers, local_servers
 
-REPO = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="secretsync-airflow-home-"))
 TEST_DAGS = _AIRFLOW_HOME / "test_dags"
 TEST_DAGS.mkdir()
@@ -38,13 +37,8 @@ _BUNDLES = [
 ]
 os.environ.update(
     {
-        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        **airflow_home_env(_AIRFLOW_HOME),
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(_BUNDLES),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -75,12 +69,7 @@ def servers() -> Iterator[LocalServers]:
 @pytest.fixture(scope="session")
 def airflow_db(servers: LocalServers) -> Path:
     """Migrate the temporary Airflow metadata database once per session."""
-    subprocess.run(
-        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
+    migrate_db(os.environ.copy())
     return _AIRFLOW_HOME
 
 

@@ -17,9 +17,8 @@ from devtools.airflow_ui import (
     standalone_env,
     stop_process_group,
 )
+from devtools.paths import REPO
 from devtools.servers import HOST, free_port
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def test_preferred_port_when_free_else_another_free_one() -> None:

@@ -12,7 +12,8 @@ from markdown_it import MarkdownIt
 from benchmarks.api_calls import vault_label
 from benchmarks.lookups import GOAL_COLD_RATIO
 from benchmarks.report import COLD_NOTE, render
-from benchmarks.run import Results, Settings, run_all
+from benchmarks.results import Results, Settings
+from benchmarks.run import run_all
 from benchmarks.servers import start_moto_process
 from benchmarks.sync import CHANGED, FIRST, STEADY
 
@@ -81,6 +82,16 @@ def test_scaling_memory_and_parse_results(results: Results) -> None:
     assert [int(r["targets"]) for r in results.config_parse] == [2, 5]
 
 
+def test_validate_runs_without_airflow(results: Results) -> None:
+    """The example config, then a generated one of the largest parse size."""
+    assert [(row.config, row.targets) for row in results.cli_validate] == [
+        ("example.yaml", 3),
+        ("generated, 5 targets", 5),
+    ]
+    assert all(row.wall_s > 0 and row.airflow_modules == 0 for row in results.cli_validate)
+    assert "`secretsync validate` of example.yaml, a fresh process" in render(results)
+
+
 def test_cached_lookups_make_no_call(results: Results) -> None:
     found = results.lookups
     assert found.chained.calls == {}
@@ -91,7 +102,7 @@ def test_cached_lookups_make_no_call(results: Results) -> None:
 def test_page_renders(results: Results) -> None:
     text = render(results)
     html = MarkdownIt("commonmark").enable("table").render(text)
-    assert html.count("<table>") == 9
+    assert html.count("<table>") == 10
     assert html.count("<h1>") == 1
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
@@ -102,6 +113,7 @@ def test_page_renders(results: Results) -> None:
         "## 3. Variable look-ups through a secrets backend",
         "## 4. Peak memory",
         "## 5. Scaling",
+        "## 6. The CLI without Airflow",
     ]
     assert "None" not in text
     assert "nan" not in text

@@ -18,9 +18,9 @@ import yaml
 from airflow_secretsync.cli import main as secretsync
 from airflow_secretsync.config import load_config
 from devtools.isolated_servers import isolated_servers
+from devtools.paths import REPO
 from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers
 
-REPO = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
 SERVICES = COMPOSE["services"]
 AIRFLOW_COMPONENTS = {

@@ -167,3 +167,40 @@ def test_failing_target_fails_report_not_siblings(
     assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {
         "app/db": {"password": CANARY, "port": 2}
     }
+
+
+TASK_GROUP_DAG = """
+from airflow.sdk import DAG
+from airflow_secretsync.airflow import SecretSyncTaskGroup
+
+with DAG(dag_id={dag_id!r}, schedule=None) as dag:  # no dry_run param
+    SecretSyncTaskGroup({path!r})
+"""
+
+
+def test_task_group_config_dry_run_is_reported_and_writes_nothing(
+    tmp_path, dag_file, seeded, vault_client, aws_client
+) -> None:
+    """Every task, the report included, takes ``pipeline.dry_run`` from the config when the
+    enclosing DAG has no ``dry_run`` param."""
+    ns = unique("g")
+    dag_id = f"task_group_{ns}"
+    text = CONFIG.format(dag_id=dag_id, ns=ns, prod_conn="") + "pipeline: {dry_run: true}\n"
+    path = write_config(tmp_path, text)
+    seeded(ns)
+
+    run = dag_file(dag_id, TASK_GROUP_DAG.format(dag_id=dag_id, path=str(path))).test()
+
+    assert run.state == "success"
+    assert set(states(run).values()) == {"success"}
+    report = next(t for t in run.get_task_instances() if t.task_id == "secretsync.report")
+    data = report.xcom_pull(task_ids="secretsync.report")
+    assert data["dry_run"] is True
+    assert data["summary"]["added"] == 2
+    assert {t["target"]: t["status"] for t in data["targets"]} == {
+        "Staging": "success",
+        "Production": "success",
+    }
+    assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {}
+    assert read_vault(vault_client, f"{ns}/prod") == {}
+    assert read_vault(vault_client, f"{ns}/merged") == {}

@@ -40,10 +40,10 @@ from airflow_secretsync.config.model import PipelineConfig, VaultLocation
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
 from devtools.isolated_servers import isolated_servers
+from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.servers import LocalServers
 
-REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")

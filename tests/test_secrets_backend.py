@@ -14,12 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from airflow_secretsync.airflow.secrets_backend import (
+    CLASS_PATH,
+    CLASS_PATHS,
+    ChainedSecretsBackend,
+)
 from airflow_secretsync.errors import ConfigError
-from airflow_secretsync.secrets import CLASS_PATH, ChainedSecretsBackend
 from devtools.servers import free_port
 from tests.helpers import seed_aws, unique
 from tests.refs.third_party import install_providers
 
+LOGGER = "airflow_secretsync.airflow.secrets_backend"
 VAR_CANARY = "canary-variable-2f9c71e0"
 CONN_CANARY = "canary-conn-password-8d41b3aa"
 
@@ -299,9 +304,9 @@ def test_failing_provider_is_logged_without_values_and_skipped(
         ),
     )
     backend = chained(ns, {"provider": "vault", "connection_id": "vault_down"})
-    with caplog.at_level(logging.WARNING, logger="airflow_secretsync.secrets"):
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert backend.get_variable("aws_only") == seeded["aws_var"]
-    assert [r.getMessage() for r in caplog.records if r.name == "airflow_secretsync.secrets"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == LOGGER] == [
         "Secret provider providers[0] vault connection_id=vault_down failed to look up "
         "variable 'aws_only', skipping it: cannot resolve "
         f"'ref+vault://{ns}/variables/aws_only?connection_id=vault_down': Vault connection "
@@ -373,11 +378,12 @@ def test_every_kwargs_problem_is_listed() -> None:
         ChainedSecretsBackend()
 
 
-def test_malformed_kwargs_json_fails_at_startup(airflow_backend, monkeypatch) -> None:
+@pytest.mark.parametrize("class_path", CLASS_PATHS)
+def test_malformed_kwargs_json_fails_at_startup(airflow_backend, monkeypatch, class_path) -> None:
     from airflow.sdk.configuration import initialize_secrets_backends
     from airflow.sdk.execution_time.secrets import DEFAULT_SECRETS_SEARCH_PATH_WORKERS
 
-    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", CLASS_PATH)
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", class_path)
     monkeypatch.setenv(
         "AIRFLOW__SECRETS__BACKEND_KWARGS", '{"providers": ["vault"], "x": "kwargs-canary",}'
     )
@@ -390,16 +396,18 @@ def test_malformed_kwargs_json_fails_at_startup(airflow_backend, monkeypatch) ->
         '{"providers": ["vault", "awssecrets"]}'
     )
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", "")
-    monkeypatch.setenv("AIRFLOW__WORKERS__SECRETS_BACKEND", CLASS_PATH)
+    monkeypatch.setenv("AIRFLOW__WORKERS__SECRETS_BACKEND", class_path)
     monkeypatch.setenv("AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS", '["vault"]')
     with pytest.raises(ConfigError, match=r"\[workers\] secrets_backend_kwargs must be a JSON"):
         initialize_secrets_backends(DEFAULT_SECRETS_SEARCH_PATH_WORKERS)
 
 
-def test_per_key_env_overrides(ns, seeded, airflow_backend, monkeypatch) -> None:
+@pytest.mark.parametrize("class_path", CLASS_PATHS)
+def test_per_key_env_overrides(ns, seeded, airflow_backend, monkeypatch, class_path) -> None:
+    """Both the module path and the compatibility path ``airflow_secretsync.secrets`` work."""
     from airflow.sdk.configuration import initialize_secrets_backends
 
-    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", CLASS_PATH)
+    monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", class_path)
     for key, value in {
         "PROVIDERS": "env, awssecrets",
         "VARIABLES_PREFIX": f"{ns}/variables",

@@ -22,5 +22,5 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        "secrets-backends": ["airflow_secretsync.secrets.ChainedSecretsBackend"],
+        "secrets-backends": ["airflow_secretsync.airflow.secrets_backend.ChainedSecretsBackend"],
     }

@@ -12,8 +12,7 @@ from pydantic import ValidationError
 from airflow_secretsync.config import PipelineConfig, load_config, parse_config
 from airflow_secretsync.config.model import AwsDestination, S3Location, VaultLocation
 from airflow_secretsync.errors import ConfigError
-
-REPO = Path(__file__).resolve().parents[2]
+from devtools.paths import REPO
 
 SPEC_EXAMPLE = """\
 version: 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_secretsync.core.compare import values_equal
+from airflow_secretsync.compare import values_equal
 from airflow_secretsync.core.diff import diff_secrets
 from airflow_secretsync.stores.base import StoredSecret
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_secretsync.errors import SecretReferenceError
-from airflow_secretsync.refs import SecretReference, SecretsReference, is_reference, parse_reference
+from airflow_secretsync.refs import SecretReference, is_reference, parse_reference
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_parses_vals_grammar(text, provider, key, params, fragment) -> None:
 
 
 def test_structured_reference_matches_parsed_one() -> None:
-    ref = SecretsReference(provider="env", key="DB_PASSWORD")
+    ref = SecretReference(provider="env", key="DB_PASSWORD")
     assert ref == parse_reference("ref+env://DB_PASSWORD")
     assert hash(ref) == hash(parse_reference("ref+env://DB_PASSWORD"))
     assert str(ref) == "ref+env://DB_PASSWORD"

@@ -15,18 +15,18 @@ import boto3
 import hvac
 import pytest
 
-from airflow_secretsync.airflow.step_secrets import StepSecrets, parse_step_secret_option
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.refs import resolve_reference
+from airflow_secretsync.step_secrets import StepSecrets, parse_step_secret_option
 from devtools.isolated_servers import isolated_servers
+from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.servers import LocalServers
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique
 from tests.reliability.cli import secretsync
 from tests.step_secrets.scan import database_hits, log_hits
 
-REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
 
 DAG_SOURCE = """

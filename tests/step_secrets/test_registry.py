@@ -7,13 +7,10 @@ from pathlib import Path
 import pytest
 
 from airflow_secretsync.airflow import SecretSyncDagBuilder, StepSecrets, build_dag
-from airflow_secretsync.airflow.step_secrets import (
-    parse_step_secret_option,
-    pipeline_task_ids,
-    task_step_secrets,
-)
+from airflow_secretsync.airflow.step_secrets import task_step_secrets
 from airflow_secretsync.config import load_config
 from airflow_secretsync.errors import ConfigError, SecretReferenceError
+from airflow_secretsync.step_secrets import parse_step_secret_option
 from tests.helpers import write_config
 
 CANARY = "canary-3f9a7c21-registry"
@@ -60,11 +57,12 @@ def test_add_list_remove_get_and_cleanup() -> None:
     }
     secrets.list_step_secrets("load").clear()  # copies: the registry is unchanged
     secrets.get_step_secrets()["load"].clear()
-    assert secrets.for_task("load") == {"DB_PASSWORD": "ref+vault://secret/prod/db#/password"}
+    assert secrets.list_step_secrets("load") == {
+        "DB_PASSWORD": "ref+vault://secret/prod/db#/password"
+    }
 
     secrets.remove_step_secret("load", "DB_PASSWORD")
     assert "load" not in secrets.get_step_secrets()  # the emptied step is gone
-    assert secrets.for_task("load") == {}
     with pytest.raises(KeyError, match="load"):
         secrets.list_step_secrets("load")
     with pytest.raises(KeyError, match="load"):
@@ -158,12 +156,6 @@ def test_task_group_keys_step_secrets_within_the_group(config_path: Path) -> Non
         "ONLY_THIS": "ref+env://ONLY_THIS_SOURCE"
     }
     assert task_step_secrets(dag.task_dict["custom.sync.Staging"]) == {}
-
-
-def test_pipeline_task_ids(config_path: Path) -> None:
-    assert pipeline_task_ids(load_config(config_path)) == [
-        "merge.Base", "merge.Staging", "sync.Staging", "report",
-    ]  # fmt: skip
 
 
 def test_cli_option_parses() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from airflow_secretsync.airflow import attach_step_secrets, with_step_secrets
-from airflow_secretsync.airflow.step_secret_env import step_secret_environment
 from airflow_secretsync.airflow.step_secrets import task_step_secrets
 from airflow_secretsync.errors import ConfigError, SecretReferenceError
+from airflow_secretsync.step_secrets import step_secret_environment
 from tests.helpers import unique
 from tests.step_secrets.scan import database_hits
 

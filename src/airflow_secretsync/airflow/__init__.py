@@ -11,10 +11,11 @@ from airflow_secretsync.airflow.operators import (
     SyncSecretsOperator,
 )
 from airflow_secretsync.airflow.step_secrets import (
-    StepSecrets,
     attach_step_secrets,
+    task_step_secrets,
     with_step_secrets,
 )
+from airflow_secretsync.step_secrets import StepSecrets
 
 __all__ = [
     "MergeSecretsOperator",
@@ -25,5 +26,6 @@ __all__ = [
     "SyncSecretsOperator",
     "attach_step_secrets",
     "build_dag",
+    "task_step_secrets",
     "with_step_secrets",
 ]

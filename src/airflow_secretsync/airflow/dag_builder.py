@@ -19,9 +19,10 @@ from airflow_secretsync.airflow.operators import (
     SyncSecretsOperator,
 )
 from airflow_secretsync.airflow.params import build_params
-from airflow_secretsync.airflow.step_secrets import StepSecrets
+from airflow_secretsync.airflow.step_secrets import apply_step_secrets
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import PipelineGraph
+from airflow_secretsync.step_secrets import StepSecrets
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
 
@@ -74,6 +75,7 @@ def add_pipeline_tasks(
     (report_spec,) = graph.phase("report")
     report = SecretSyncReportOperator(
         task_id=report_spec.task_id,
+        config_path=path,
         sync_task_ids=[tasks[spec.task_id].task_id for spec in graph.phase("sync")],
         retries=0,
     )
@@ -81,7 +83,7 @@ def add_pipeline_tasks(
     for spec in graph.tasks:
         for upstream in spec.upstream:
             tasks[upstream] >> tasks[spec.task_id]
-    (step_secrets or StepSecrets.from_config(config)).apply(tasks)
+    apply_step_secrets(step_secrets or StepSecrets.from_config(config), tasks)
     return report
 
 

@@ -9,38 +9,51 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_secretsync.airflow.params import run_options
-from airflow_secretsync.config import load_config
-from airflow_secretsync.core.engine import Engine
+from airflow_secretsync.config import PipelineConfig, load_config
+from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.core.render import render_human
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.stores.factory import StoreFactory
 
 
-class _TargetOperator(BaseOperator):
-    """One target of one config; the config is loaded at execute time, stores built then."""
+class _ConfigOperator(BaseOperator):
+    """A task of one config file, loaded at execute time."""
 
     template_fields: Sequence[str] = ("config_path",)
+
+    def __init__(self, *, config_path: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config_path = str(config_path)
+
+    def effective_options(self, context: Context) -> tuple[PipelineConfig, RunOptions]:
+        """The config and this run's options: the DAG's params where it defines them, the
+        config's defaults (``pipeline.dry_run``) otherwise; the same for every task."""
+        config = load_config(self.config_path)
+        return config, run_options(config, context["params"])
+
+
+class _TargetOperator(_ConfigOperator):
+    """One target of one config; the config is loaded at execute time, stores built then."""
+
     ui_color = "#e8f0fe"
 
     def __init__(self, *, config_path: str, target: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.config_path = str(config_path)
+        super().__init__(config_path=config_path, **kwargs)
         self.target = target
 
-    def run_engine(self, context: Context, action: str) -> Any:
-        config = load_config(self.config_path)
+    def run_engine(self, context: Context, action: str) -> tuple[RunOptions, Any]:
+        """This run's options and what the engine's ``merge_target``/``sync_target`` returned."""
+        config, options = self.effective_options(context)
         stores = StoreFactory(config)
         try:
-            engine = Engine(config, stores, run_options(config, context["params"]))
+            engine = Engine(config, stores, options)
             selected = engine.merges if action == "merge" else engine.syncs
             if not selected(self.target):
                 raise AirflowSkipException(f"target '{self.target}' is not selected for {action}")
-            return (
-                engine.merge_target(self.target)
-                if action == "merge"
-                else (engine.sync_target(self.target))
-            )
+            if action == "merge":
+                return options, engine.merge_target(self.target)
+            return options, engine.sync_target(self.target)
         finally:
             stores.close()
 
@@ -51,7 +64,7 @@ class MergeSecretsOperator(_TargetOperator):
     ui_color = "#fef3e0"
 
     def execute(self, context: Context) -> dict[str, Any]:
-        count = self.run_engine(context, "merge")
+        _, count = self.run_engine(context, "merge")
         return {"target": self.target, "secrets": count}
 
 
@@ -63,23 +76,17 @@ class SyncSecretsOperator(_TargetOperator):
     """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        report: TargetReport = self.run_engine(context, "sync")
+        options, report = self.run_engine(context, "sync")
         data = report.to_dict()
         if report.status == "failed":
             context["ti"].xcom_push(key="return_value", value=data)
             message = f"sync of target '{self.target}' failed: {report.error}"
             raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
-        self.log.info(
-            "%s", render_human(Report(dry_run=report_dry_run(context), targets=(report,)))
-        )
+        self.log.info("%s", render_human(Report(dry_run=options.dry_run, targets=(report,))))
         return data
 
 
-def report_dry_run(context: Context) -> bool:
-    return bool(context["params"].get("dry_run", False))
-
-
-class SecretSyncReportOperator(BaseOperator):
+class SecretSyncReportOperator(_ConfigOperator):
     """Gather the sync tasks' reports into one (SPEC §4); runs whatever happened upstream.
 
     Fails when a target failed, or when ``fail_on_changes`` is set and anything changed.
@@ -87,9 +94,9 @@ class SecretSyncReportOperator(BaseOperator):
 
     ui_color = "#e6f4ea"
 
-    def __init__(self, *, sync_task_ids: Sequence[str], **kwargs: Any) -> None:
+    def __init__(self, *, config_path: str, sync_task_ids: Sequence[str], **kwargs: Any) -> None:
         kwargs.setdefault("trigger_rule", "all_done")
-        super().__init__(**kwargs)
+        super().__init__(config_path=config_path, **kwargs)
         self.sync_task_ids = list(sync_task_ids)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -110,7 +117,8 @@ class SecretSyncReportOperator(BaseOperator):
             else:
                 error = f"task {task_id} ended {states.get(task_id) or 'without a report'}"
                 targets.append(TargetReport(target=target, status="failed", error=error))
-        report = Report(dry_run=report_dry_run(context), targets=tuple(targets))
+        _, options = self.effective_options(context)
+        report = Report(dry_run=options.dry_run, targets=tuple(targets))
         self.log.info("secretsync report\n%s", render_human(report))
         if report.failed:
             names = ", ".join(t.target for t in report.failed)

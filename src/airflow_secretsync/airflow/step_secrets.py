@@ -6,42 +6,32 @@ process environment (so its subprocesses inherit them) for the duration of ``exe
 masked in logs, and removed (or restored to their previous value) afterwards.
 
 Declare them with :func:`attach_step_secrets` (any operator), :func:`with_step_secrets`
-(``@task`` functions) or a :class:`StepSecrets` registry (the generated pipeline DAG).
+(``@task`` functions) or a :class:`~airflow_secretsync.step_secrets.StepSecrets` registry (the
+generated pipeline DAG, see :func:`apply_step_secrets`). The registry and the run-time
+environment are Airflow-free (:mod:`airflow_secretsync.step_secrets`); this module is the
+operator side.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from types import MethodType
 from typing import Any, TypeVar
 
 from airflow.sdk import BaseOperator, Context
 
-from airflow_secretsync.airflow.step_secret_env import step_secret_environment
-from airflow_secretsync.config import PipelineConfig
-from airflow_secretsync.config.checks import ENV_NAME
-from airflow_secretsync.config.pipeline import PipelineGraph
-from airflow_secretsync.errors import ConfigError, SecretSyncError
-from airflow_secretsync.refs import parse_reference
+from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.step_secrets import (
+    StepSecrets,
+    step_secret_environment,
+    validate_step_secret,
+)
 
 #: The operator attribute holding its ``{ENV_NAME: reference}``.
 STEP_SECRETS_ATTR = "secretsync_step_secrets"
-OPTION_FORM = "TASK:NAME=REF (e.g. sync.Production:DB_PASSWORD=ref+vault://secret/db#/password)"
 
 Op = TypeVar("Op", bound=BaseOperator)
-
-
-def validate_step_secret(name: str, reference: str) -> None:
-    """Raise :class:`ConfigError` for a bad variable name, ``SecretReferenceError`` for a bad
-    reference (which is never quoted unless it looks like a reference)."""
-    if not isinstance(name, str) or not ENV_NAME.match(name):
-        raise ConfigError(
-            f"step secret name {name!r} is not an environment variable name "
-            "(letters, digits and '_', not starting with a digit)"
-        )
-    parse_reference(reference)
 
 
 def _entries(secrets: Mapping[str, str] | None, named: Mapping[str, str]) -> dict[str, str]:
@@ -97,7 +87,7 @@ def task_step_secrets(operator: BaseOperator) -> dict[str, str]:
 
 
 def _execute_with_step_secrets(self: BaseOperator, context: Context) -> Any:
-    secrets = getattr(self, STEP_SECRETS_ATTR)
+    secrets = task_step_secrets(self)
     with step_secret_environment(self.task_id, secrets) as values, _explicit_env(self, values):
         self.log.info("Step secrets in the environment: %s", ", ".join(sorted(values)))
         return type(self).execute(self, context)
@@ -166,112 +156,12 @@ def with_step_secrets(
     return decorate
 
 
-# -- the registry used by the pipeline DAG and the CLI ---------------------------------------
+# -- the registry's step secrets on the generated pipeline's tasks ----------------------------
 
 
-class StepSecrets:
-    """Step secrets by task id: ``{task_id: {ENV_NAME: reference}}``, references only.
-
-    Steps without secrets are not kept: removing a step's last secret removes the step.
-    """
-
-    def __init__(self, secrets: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self._secrets: dict[str, dict[str, str]] = {}
-        for task_id, entries in (secrets or {}).items():
-            for name, reference in entries.items():
-                self.add_step_secret(task_id, name, reference)
-
-    @classmethod
-    def from_config(cls, config: PipelineConfig) -> StepSecrets:
-        """The config's step secrets per generated task: a target's ``step_secrets`` apply to
-        its ``merge.<T>`` and ``sync.<T>`` tasks; top-level ``step_secrets[task_id]`` entries
-        beat them name by name."""
-        registry = cls()
-        for task in PipelineGraph.from_config(config).tasks:
-            if task.target is not None:
-                for name, reference in config.targets[task.target].step_secrets.items():
-                    registry.add_step_secret(task.task_id, name, reference)
-        for task_id, entries in config.step_secrets.items():
-            for name, reference in entries.items():
-                registry.add_step_secret(task_id, name, reference)
-        return registry
-
-    def add_step_secret(self, task_id: str, name: str, reference: str) -> None:
-        """Set ``name`` for ``task_id`` (replacing an earlier reference for that name)."""
-        validate_step_secret(name, reference)
-        self._secrets.setdefault(task_id, {})[name] = reference
-
-    def remove_step_secret(self, task_id: str, name: str) -> None:
-        """Remove ``name`` from ``task_id``; ``KeyError`` if the step or the name is unknown."""
-        entries = self._entries_of(task_id)
-        if name not in entries:
-            raise KeyError(f"task '{task_id}' has no step secret '{name}'")
-        del entries[name]
-        if not entries:
-            del self._secrets[task_id]
-
-    def list_step_secrets(self, task_id: str) -> dict[str, str]:
-        """``{ENV_NAME: reference}`` of ``task_id``; ``KeyError`` if it has none."""
-        return dict(self._entries_of(task_id))
-
-    def get_step_secrets(self) -> dict[str, dict[str, str]]:
-        """Every step's secrets (a copy)."""
-        return {task_id: dict(entries) for task_id, entries in self._secrets.items()}
-
-    def for_task(self, task_id: str) -> dict[str, str]:
-        """``task_id``'s secrets, empty if it has none."""
-        return dict(self._secrets.get(task_id, {}))
-
-    def scope(self, task_id: str) -> AbstractContextManager[dict[str, str]]:
-        """``task_id``'s secrets in ``os.environ`` for a ``with`` block (see the CLI)."""
-        return step_secret_environment(task_id, self.for_task(task_id))
-
-    def check_task_ids(self, task_ids: Iterable[str]) -> None:
-        """Raise one :class:`ConfigError` naming every step that is not one of ``task_ids``."""
-        known = list(task_ids)
-        problems = [
-            f"step secrets for unknown task '{task_id}'{_did_you_mean(task_id, known)}; "
-            f"tasks: {', '.join(known)}"
-            for task_id in self._secrets
-            if task_id not in known
-        ]
-        if problems:
-            raise ConfigError(problems)
-
-    def apply(self, tasks: Mapping[str, BaseOperator]) -> None:
-        """Attach each step's secrets to ``tasks[task_id]`` (after :meth:`check_task_ids`)."""
-        self.check_task_ids(tasks)
-        for task_id, entries in self._secrets.items():
-            attach_step_secrets(tasks[task_id], entries)
-
-    def _entries_of(self, task_id: str) -> dict[str, str]:
-        if task_id not in self._secrets:
-            raise KeyError(f"task '{task_id}' has no step secrets")
-        return self._secrets[task_id]
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def pipeline_task_ids(config: PipelineConfig) -> list[str]:
-    """The ids of a generated pipeline's tasks, relative to the DAG or task group."""
-    return list(PipelineGraph.from_config(config).task_ids)
-
-
-def parse_step_secret_option(text: str) -> tuple[str, str, str]:
-    """``TASK:NAME=REF`` -> ``(task_id, name, reference)``; :class:`ConfigError` if malformed.
-
-    Nothing after ``=`` is quoted in errors: it may be a value pasted by mistake.
-    """
-    head, equals, reference = text.partition("=")  # task ids and names hold no '=' or ':'
-    task_id, colon, name = head.rpartition(":")
-    shown = f"'{head}=...'" if colon and equals else "a value"
-    if not (equals and colon and task_id and name and reference):
-        raise ConfigError(f"--step-secret {shown}: expected {OPTION_FORM}")
-    try:
-        validate_step_secret(name, reference)
-    except SecretSyncError as exc:
-        raise ConfigError(f"--step-secret {shown}: {exc}") from None
-    return task_id, name, reference
+def apply_step_secrets(secrets: StepSecrets, tasks: Mapping[str, BaseOperator]) -> None:
+    """Attach each step's secrets to ``tasks[task_id]``; one :class:`ConfigError` naming every
+    task id of ``secrets`` that is not in ``tasks``."""
+    secrets.check_task_ids(tasks)
+    for task_id, entries in secrets.get_step_secrets().items():
+        attach_step_secrets(tasks[task_id], entries)

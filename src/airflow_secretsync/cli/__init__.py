@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from airflow_secretsync import __version__
 from airflow_secretsync.errors import SecretSyncError
@@ -14,25 +14,41 @@ EXIT_OK = 0
 EXIT_CHANGES = 1
 EXIT_ERROR = 2
 
-# Subcommand modules; each exposes ``register(subparsers)`` and sets ``handler`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = ("validate", "plan", "pipeline")
+#: Subcommand -> its one-line help. Each is the module ``cli.<name>``, which exposes
+#: ``register(subparsers)`` and sets ``handler`` on its parser. Modules are imported only
+#: when their command runs, so ``validate`` and ``plan`` never load ``pipeline``'s imports.
+COMMANDS: dict[str, str] = {
+    "validate": "check a pipeline config (no network access)",
+    "plan": "show merge levels and sync targets (no network access)",
+    "pipeline": "merge sources and sync destinations",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level parser; each subcommand module adds its own sub-parser."""
+def build_parser(commands: Collection[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+    """The top-level parser: the modules of ``commands`` add their sub-parsers; the other
+    commands are listed (for ``--help``) without importing their modules."""
     parser = argparse.ArgumentParser(
         prog="secretsync", description="Merge and sync secrets across Vault and AWS."
     )
     parser.add_argument("--version", action="version", version=f"secretsync {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"airflow_secretsync.cli.{name}").register(subparsers)
+    for name, text in COMMANDS.items():
+        if name in commands:
+            importlib.import_module(f"airflow_secretsync.cli.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=text)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``secretsync`` console script; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(commands={_command(argv)} & COMMANDS.keys())
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)

@@ -7,25 +7,23 @@ import sys
 
 from rich.console import Console
 
-from airflow_secretsync.airflow.step_secrets import (
-    OPTION_FORM,
-    StepSecrets,
-    parse_step_secret_option,
-    pipeline_task_ids,
-)
-from airflow_secretsync.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from airflow_secretsync.cli import COMMANDS, EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from airflow_secretsync.cli.console import logs_to_stderr
 from airflow_secretsync.config import PipelineConfig, load_config
+from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.core.render import OUTPUT_FORMATS, render
 from airflow_secretsync.core.report import Report
+from airflow_secretsync.step_secrets import (
+    OPTION_FORM,
+    StepSecrets,
+    parse_step_secret_option,
+)
 from airflow_secretsync.stores.factory import StoreFactory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "pipeline", help="merge sources and sync destinations", description=__doc__
-    )
+    parser = subparsers.add_parser("pipeline", help=COMMANDS["pipeline"], description=__doc__)
     parser.add_argument("--config", required=True, help="pipeline YAML file")
     parser.add_argument("--targets", help="comma-separated targets (ancestors are merged too)")
     phase = parser.add_mutually_exclusive_group()
@@ -58,7 +56,7 @@ def step_secrets(config: PipelineConfig, options: list[str]) -> StepSecrets:
     secrets = StepSecrets.from_config(config)
     for option in options:
         secrets.add_step_secret(*parse_step_secret_option(option))
-    secrets.check_task_ids(pipeline_task_ids(config))
+    secrets.check_task_ids(PipelineGraph.from_config(config).task_ids)
     return secrets
 
 

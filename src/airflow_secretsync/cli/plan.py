@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from airflow_secretsync.cli import EXIT_OK
+from airflow_secretsync.cli import COMMANDS, EXIT_OK
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
 from airflow_secretsync.config.model import AwsDestination
@@ -14,9 +14,7 @@ from airflow_secretsync.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plan", help="show merge levels and sync targets (no network access)", description=__doc__
-    )
+    parser = subparsers.add_parser("plan", help=COMMANDS["plan"], description=__doc__)
     parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
     parser.add_argument(
         "--targets",

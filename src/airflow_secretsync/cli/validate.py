@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from airflow_secretsync.cli import EXIT_ERROR, EXIT_OK
+from airflow_secretsync.cli import COMMANDS, EXIT_ERROR, EXIT_OK
 from airflow_secretsync.config import build_plan, load_config
 from airflow_secretsync.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate", help="check a pipeline config (no network access)", description=__doc__
-    )
+    parser = subparsers.add_parser("validate", help=COMMANDS["validate"], description=__doc__)
     parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
     parser.set_defaults(handler=run)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_secretsync.core.compare import values_equal
+from airflow_secretsync.compare import values_equal
 from airflow_secretsync.stores.base import SecretWrite, StoredSecret
 
 ChangeType = Literal["added", "modified", "removed", "unchanged"]

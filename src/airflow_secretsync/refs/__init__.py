@@ -15,7 +15,6 @@ from airflow_secretsync.refs.providers import (
 )
 from airflow_secretsync.refs.reference import (
     SecretReference,
-    SecretsReference,
     is_reference,
     parse_reference,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "SecretResult",
     "SecretsCache",
     "SecretsProvider",
-    "SecretsReference",
     "SecretsResolver",
     "VaultSecretsProvider",
     "default_cache",

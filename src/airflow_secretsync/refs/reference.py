@@ -81,10 +81,6 @@ class SecretReference:
         return text
 
 
-#: The name the pyspark-pipeline-framework style API uses for the same structure.
-SecretsReference = SecretReference
-
-
 def is_reference(text: object) -> bool:
     """Whether ``text`` is meant as a reference (starts with ``ref+``); it may be malformed."""
     return isinstance(text, str) and text.startswith(PREFIX)

@@ -104,7 +104,7 @@ class SecretStore(ABC):
         Writes only what changed and removes what is no longer there. Stores that can do this
         in one request (S3: one object) override it.
         """
-        from airflow_secretsync.core.compare import values_equal
+        from airflow_secretsync.compare import values_equal
 
         current = self.list_secrets()
         writes = [

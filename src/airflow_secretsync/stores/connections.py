@@ -47,8 +47,6 @@ class VaultConnection:
                 return
             from hvac.exceptions import Forbidden
 
-            from airflow_secretsync.stores.vault import vault_failure
-
             try:
                 info = self.client.adapter.get(f"/v1/sys/internal/ui/mounts/{mount}")
             except Forbidden:  # the mount check needs no policy: the mount is not there
@@ -69,6 +67,31 @@ class VaultConnection:
 
     def close(self) -> None:
         self.client.adapter.close()
+
+
+def vault_failure(
+    exc: BaseException, location: str, conn: VaultConnection, path: str | None = None
+) -> StoreError:
+    """A value-free :class:`StoreError` for a failed Vault request."""
+    import requests
+    from hvac.exceptions import Forbidden, RateLimitExceeded, Unauthorized, VaultDown, VaultError
+
+    what = f"{location} '{path}'" if path else location
+    if isinstance(exc, requests.RequestException):
+        reason = f"cannot reach Vault ({type(exc).__name__})"
+    elif isinstance(exc, Forbidden):
+        reason = "permission denied (the token is invalid, expired or lacks a policy for this path)"
+    elif isinstance(exc, Unauthorized):
+        reason = "authentication failed"
+    elif isinstance(exc, VaultDown):
+        reason = "Vault is sealed or unavailable"
+    elif isinstance(exc, RateLimitExceeded):
+        reason = "rate limited by Vault"
+    elif isinstance(exc, VaultError):
+        reason = f"{type(exc).__name__}: {'; '.join(exc.errors or []) or 'no detail'}"
+    else:
+        reason = f"unexpected {type(exc).__name__}"
+    return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
 
 
 def vault_connection(conn_id: str) -> VaultConnection:

@@ -1,0 +1,60 @@
+"""A throw-away Airflow home (SQLite): one definition for the tests, demo, UI and benchmarks.
+
+Nothing of the developer's own ``~/airflow`` is read or written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from devtools.paths import REPO
+from devtools.servers import LocalServers
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+
+
+def airflow_home_env(home: Path, *, log_level: str = "INFO") -> dict[str, str]:
+    """The environment of an Airflow whose home, SQLite database and logs are under ``home``
+    and whose DAGs folder is the repository's ``dags/``."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
+    }
+
+
+def migrate_db(env: dict[str, str]) -> None:
+    """``airflow db migrate`` in ``env`` (output kept quiet)."""
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def airflow_home(servers: LocalServers, *, keep: bool = False) -> Iterator[dict[str, str]]:
+    """Yield an environment with a migrated temporary ``AIRFLOW_HOME`` and connections set."""
+    home = Path(tempfile.mkdtemp(prefix="secretsync-airflow-"))
+    env = {**os.environ, **servers.airflow_env(), **airflow_home_env(home)}
+    try:
+        migrate_db(env)
+        yield env
+    finally:
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: str | None = None) -> bool:
+    """``airflow dags test`` (output kept quiet); True when the run succeeded."""
+    cmd = [AIRFLOW, "dags", "test", dag_id]
+    if conf:
+        cmd += ["--conf", conf]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return result.returncode == 0 and "state=success" in result.stdout + result.stderr
