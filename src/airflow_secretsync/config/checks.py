@@ -12,7 +12,9 @@ from typing import Any
 
 from airflow_secretsync.config.graph import graph_problems
 from airflow_secretsync.config.model import TASK_ID_SAFE
+from airflow_secretsync.config.overlaps import overlap_problems
 from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
+from airflow_secretsync.config.yaml_reader import YamlDocument
 from airflow_secretsync.errors import SecretReferenceError
 
 MAX_TARGET_NAME = 200  # leaves room for the task group prefixes within Airflow's 250
@@ -44,8 +46,9 @@ def _target_body(value: Any) -> dict[str, Any]:
     return {"imports": value} if isinstance(value, list | str) else _dict(value)
 
 
-def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]:
+def check_document(doc: YamlDocument, file_stem: str | None) -> list[Problem]:
     """Every rule violation in a config document that the schema alone would not catch."""
+    data: dict[str, Any] = doc.data
     sources = _dict(data.get("sources"))
     targets = {name: _target_body(body) for name, body in _dict(data.get("targets")).items()}
     edges = {n: (_names(b.get("inherits")), _names(b.get("imports"))) for n, b in targets.items()}
@@ -61,6 +64,7 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
         *(problem for name, body in targets.items() for problem in _target(name, body)),
         *graph_problems(sources, edges),
         *_task_step_secrets(data, targets),
+        *overlap_problems(data, targets, doc),
     ]
 
 
