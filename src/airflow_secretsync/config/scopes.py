@@ -63,6 +63,8 @@ def overlaps(a: Scope, b: Scope) -> bool:
 
 def overlap_hint(a: Scope, b: Scope) -> str:
     """How to keep two overlapping scopes apart, for the error message."""
+    if a.place != b.place:
+        return "a part left to the connection's default could be any value: set it on both"
     if a.prefix == b.prefix:
         return "both name the same location"
     outer, inner = (a, b) if _covers(a, b) else (b, a)
