@@ -34,7 +34,7 @@ targets:
 
 BROKEN = f"""\
 version: 1
-merge_store: {{vault: {{}}}}
+merge_store: {{vault: {{path: merged}}}}
 sources:
   team-a: {{vault: {{path: team-a}}}}
 targets:

@@ -143,7 +143,7 @@ def only_error(text: str) -> str:
             id="yaml-boolean",
         ),
         pytest.param(
-            "  Staging: {aws: {}}\nstep_secrets:\n  report: {A_1: 'ref+env://A'}\n"
+            "  Staging: {aws: {prefix: s/}}\nstep_secrets:\n  report: {A_1: 'ref+env://A'}\n"
             "  sync.Stagin: {TOKEN: 'ref+env://TOKEN'}\n",
             "p.yaml:11:3: step_secrets[\"sync.Stagin\"]: unknown task id 'sync.Stagin' (did you "
             "mean 'sync.Staging'?): the DAG's tasks are merge.<target>, sync.<target> and report",
@@ -250,7 +250,7 @@ def test_every_error_is_reported_at_once_in_file_order() -> None:
         textwrap.dedent(
             """\
             version: 1
-            merge_store: {vault: {}}
+            merge_store: {vault: {path: merged}}
             dag: {retries: -1}
             sources:
               team-a: {vault: {path: a}, regoin: x}
@@ -314,7 +314,7 @@ def test_errors_inside_a_yaml_anchor_point_at_the_anchor() -> None:
               aws: {region: us-east-1, acount_id: x}
             Production:
               <<: *env
-              aws: {region: eu-west-1}
+              aws: {region: eu-west-1, prefix: prod/}
             """
         ),
         "  ",

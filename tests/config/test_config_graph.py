@@ -21,7 +21,7 @@ CONFIG = textwrap.dedent(
     targets:
       Tools: {imports: [Qa, team-a]}
       Base: [team-a]
-      Staging: {inherits: Base, imports: [legacy], aws: {}}
+      Staging: {inherits: Base, imports: [legacy], aws: {prefix: staging/}}
       Qa: {inherits: Base, vault: {path: qa}}
       Production: {inherits: [Staging, Qa], imports: [legacy, Base], vault: {path: prod}}
       Lonely: {imports: [legacy]}

@@ -111,7 +111,7 @@ def test_yaml_anchors_and_merge_keys() -> None:
         textwrap.dedent(
             """\
             version: 1
-            merge_store: {vault: {}}
+            merge_store: {vault: {path: merged}}
             sources:
               a: {vault: {path: a}}
               b: {vault: {path: b}}
@@ -134,7 +134,8 @@ def test_yaml_anchors_and_merge_keys() -> None:
 def test_keys_are_names_as_written() -> None:
     """YAML 1.1 reads `on:` as true and `1:` as an int; a key stays the name written."""
     text = (
-        "version: 1\nmerge_store: {vault: {}}\nsources: {1: {vault: {}}}\ntargets:\n  on: ['1']\n"
+        "version: 1\nmerge_store: {vault: {path: m}}\n"
+        "sources: {1: {vault: {path: a}}}\ntargets:\n  on: ['1']\n"
     )
     config = parse_config(text + "  'yes': ['on']\n")
     assert list(config.sources) == ["1"]

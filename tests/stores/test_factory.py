@@ -42,7 +42,7 @@ def test_each_block_gives_its_store(factory) -> None:
     assert production.description == "vault://secret/prod"
     assert made.destination("Base") is None
     assert isinstance(merged, S3MergeStore)
-    assert merged.description == "s3://merge-bucket/secretsync/merged/Staging.json"
+    assert merged.description == "s3://merge-bucket/secretsync/merged/targets/Staging.json"
 
 
 def test_clients_are_shared_per_connection_region_and_role(factory) -> None:

@@ -56,8 +56,9 @@ def test_replace_all_writes_one_object_with_one_put(factory, s3, bucket) -> None
 
     store.replace_all(SECRETS, owner="Staging")
 
-    assert puts["merged/Staging.json"] == 1
-    document = json.loads(s3.get_object(Bucket=bucket, Key="merged/Staging.json")["Body"].read())
+    assert puts["merged/targets/Staging.json"] == 1
+    body = s3.get_object(Bucket=bucket, Key="merged/targets/Staging.json")["Body"].read()
+    document = json.loads(body)
     assert document["target"] == "Staging"
     assert document["secrets"]["app/db"] == {"password": CANARY, "port": 5432}
     assert base64.b64decode(document["binary"]["cert"]) == SECRETS["cert"]
@@ -85,7 +86,7 @@ def test_manifest_lists_targets_counts_imports_and_times_without_values(
     assert CANARY not in body
     assert set(manifest["targets"]) == {"Base", "Staging"}
     staging = manifest["targets"]["Staging"]
-    assert staging["object"] == "merged/Staging.json"
+    assert staging["object"] == "merged/targets/Staging.json"
     assert staging["secrets"] == len(SECRETS)
     assert staging["inherits"] == ["Base"]
     assert staging["imports"] == ["src"]
@@ -109,14 +110,14 @@ def test_parallel_merges_keep_every_manifest_entry(factory, s3, bucket) -> None:
 
 def test_objects_use_sse_s3_by_default(factory, s3, bucket) -> None:
     merge_factory(factory, bucket).merge_store("Base").replace_all({"a": {"v": 1}})
-    for key in ("merged/Base.json", "merged/manifest.json"):
+    for key in ("merged/targets/Base.json", "merged/manifest.json"):
         assert s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
 
 
 def test_objects_use_sse_kms_when_a_key_is_set(factory, s3, bucket) -> None:
     made = merge_factory(factory, bucket, kms_key_id="alias/merge-store")
     made.merge_store("Base").replace_all({"a": {"v": 1}})
-    for key in ("merged/Base.json", "merged/manifest.json"):
+    for key in ("merged/targets/Base.json", "merged/manifest.json"):
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"].endswith("alias/merge-store")
@@ -137,8 +138,8 @@ def test_single_writes_and_deletes_read_modify_write(factory, bucket) -> None:
 
 
 def test_unreadable_object_and_missing_bucket_are_clear_errors(factory, s3, bucket) -> None:
-    s3.put_object(Bucket=bucket, Key="merged/Base.json", Body=b"{not json")
-    with pytest.raises(StoreError, match=r"merged/Base\.json: not valid JSON"):
+    s3.put_object(Bucket=bucket, Key="merged/targets/Base.json", Body=b"{not json")
+    with pytest.raises(StoreError, match=r"merged/targets/Base\.json: not valid JSON"):
         merge_factory(factory, bucket).merge_store("Base").list_secrets()
 
     store = merge_factory(factory, unique("no-bucket")).merge_store("Base")

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_secretsync.config.graph import graph_problems
 from airflow_secretsync.config.model import TASK_ID_SAFE
+from airflow_secretsync.config.overlaps import overlap_problems
 from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
+from airflow_secretsync.config.yaml_reader import YamlDocument
 from airflow_secretsync.errors import SecretReferenceError
 
 if TYPE_CHECKING:
@@ -48,8 +50,9 @@ def _target_body(value: Any) -> dict[str, Any]:
     return {"imports": value} if isinstance(value, list | str) else _dict(value)
 
 
-def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]:
+def check_document(doc: YamlDocument, file_stem: str | None) -> list[Problem]:
     """Every rule violation in a config document that the schema alone would not catch."""
+    data: dict[str, Any] = doc.data
     sources = _dict(data.get("sources"))
     targets = {name: _target_body(body) for name, body in _dict(data.get("targets")).items()}
     edges = {n: (_names(b.get("inherits")), _names(b.get("imports"))) for n, b in targets.items()}
@@ -65,6 +68,7 @@ def check_document(data: dict[str, Any], file_stem: str | None) -> list[Problem]
         *(problem for name, body in targets.items() for problem in _target(name, body)),
         *graph_problems(sources, edges),
         *_step_secret_references(data),
+        *overlap_problems(data, targets, doc),
     ]
 
 

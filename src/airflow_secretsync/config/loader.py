@@ -41,7 +41,7 @@ def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) 
         raise ConfigError(render(name, 1, 1, (), "the config is empty: start with 'version: 1'"))
     if not isinstance(doc.data, dict):
         raise ConfigError(doc.error_line((), "the config must be a mapping, starting 'version: 1'"))
-    problems = check_document(doc.data, Path(name).stem if file is not None else None)
+    problems = check_document(doc, Path(name).stem if file is not None else None)
     try:
         config = PipelineConfig.model_validate(
             {key: value for key, value in doc.data.items() if key != "source_file"}

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from airflow_secretsync.config.scopes import Scope, path_prefix
+
 TASK_ID_SAFE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
 
@@ -15,6 +17,7 @@ def _as_list(value: object) -> object:
 
 
 NameList = Annotated[list[str], BeforeValidator(_as_list)]
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class _Model(BaseModel):
@@ -64,14 +67,42 @@ class VaultLocation(_Model):
     path: str = ""
     connection_id: str | None = None
 
+    def scope(self) -> Scope:
+        """The subtree below ``path`` on ``mount`` (KV folders: ``dst`` is not ``dst2``)."""
+        mount, path = path_prefix(self.mount), path_prefix(self.path)
+        return Scope("vault", (mount,), path, True, f"vault:{mount}/{path}", self.connection_id)
+
+
+def _aws_scope(
+    prefix: str, region: str | None, account_id: str | None, role_arn: str | None, conn: str | None
+) -> Scope:
+    """Secrets Manager names starting with ``prefix``; an unset region or account is the
+    connection's default and so could be any."""
+    account = account_id or _arn_account(role_arn)
+    where = ":".join(part for part in (account, region or "default-region") if part)
+    label = f"aws:{where}:{prefix or '*'}"  # '*' is no secret name character
+    return Scope("aws", (account, region), prefix, False, label, conn)
+
+
+def _arn_account(role_arn: str | None) -> str | None:
+    """The account in ``arn:aws:iam::123456789012:role/name``, if there is one."""
+    parts = (role_arn or "").split(":")
+    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
+
 
 class AwsSourceLocation(_Model):
     """Every Secrets Manager secret whose name starts with ``prefix``."""
 
     prefix: str = ""
     region: str | None = None
+    account_id: AccountId | None = None
     role_arn: str | None = None
     connection_id: str | None = None
+
+    def scope(self) -> Scope:
+        return _aws_scope(
+            self.prefix, self.region, self.account_id, self.role_arn, self.connection_id
+        )
 
 
 class S3Location(_Model):
@@ -83,12 +114,17 @@ class S3Location(_Model):
     connection_id: str | None = None
     kms_key_id: str | None = None
 
+    def scope(self) -> Scope:
+        """Every object under ``prefix`` (bucket names are global: the region does not count)."""
+        label = f"s3://{self.bucket}/{self.prefix}"
+        return Scope("s3", (self.bucket,), self.prefix, False, label, self.connection_id)
+
 
 class AwsDestination(_Model):
     """An AWS Secrets Manager destination."""
 
     region: str | None = None
-    account_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    account_id: AccountId | None = None
     role_arn: str | None = None
     prefix: str = ""
     connection_id: str | None = None
@@ -96,6 +132,11 @@ class AwsDestination(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     recovery_window_days: int | None = Field(default=None, ge=7, le=30)
     force_delete: bool = False
+
+    def scope(self) -> Scope:
+        return _aws_scope(
+            self.prefix, self.region, self.account_id, self.role_arn, self.connection_id
+        )
 
 
 class _ExactlyOne(_Model):

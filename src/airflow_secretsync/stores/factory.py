@@ -55,7 +55,9 @@ class StoreFactory:
         client = self._aws_client("secretsmanager", conn_id, loc.region, loc.role_arn)
         from airflow_secretsync.stores.aws import AwsSecretsStore
 
-        return AwsSecretsStore(client, prefix=loc.prefix)
+        store = AwsSecretsStore(client, prefix=loc.prefix)
+        self._check_account(store, conn_id, loc.region, loc.role_arn, loc.account_id)
+        return store
 
     def destination(self, target_name: str) -> SecretStore | None:
         """The destination of ``target_name``, or None for a merge-only target."""
@@ -68,7 +70,7 @@ class StoreFactory:
 
     def merge_store(self, target_name: str) -> SecretStore:
         """Where ``desired(target_name)`` is kept: ``<path>/<target>`` on the Vault mount, or
-        the S3 object ``<prefix><target>.json``."""
+        the S3 object ``<prefix>targets/<target>.json``."""
         spec = self._target(target_name)
         merge = self.config.merge_store
         if merge is None:
@@ -116,14 +118,26 @@ class StoreFactory:
             recovery_window_days=dest.recovery_window_days,
             force_delete=dest.force_delete,
         )
-        if dest.account_id:
-            actual = self._account_id(conn_id, dest.region, dest.role_arn)
-            if actual != dest.account_id:
-                raise StoreError(
-                    f"{store.description}: connection '{conn_id}' reaches AWS account {actual}, "
-                    f"but the target expects account_id {dest.account_id}"
-                )
+        self._check_account(store, conn_id, dest.region, dest.role_arn, dest.account_id)
         return store
+
+    def _check_account(
+        self,
+        store: SecretStore,
+        conn_id: str,
+        region: str | None,
+        role_arn: str | None,
+        expected: str | None,
+    ) -> None:
+        """The block's ``account_id``, when set, is the account the credentials reach."""
+        if not expected:
+            return
+        actual = self._account_id(conn_id, region, role_arn)
+        if actual != expected:
+            raise StoreError(
+                f"{store.description}: connection '{conn_id}' reaches AWS account {actual}, "
+                f"but the config expects account_id {expected}"
+            )
 
     # -- shared clients ----------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The S3 merge store: ``desired(target)`` as one JSON object, plus a value-free manifest.
 
-``<prefix><target>.json`` holds ``{"format": 1, "target": ..., "merged_at": ...,
+``<prefix>targets/<target>.json`` holds ``{"format": 1, "target": ..., "merged_at": ...,
 "secrets": {path: value}, "binary": {path: base64}}`` and is written with one PUT (readers see
 the old or the new merge, never a mix). ``<prefix>manifest.json`` lists every target's object,
 secret count, inherits, imports and merge time; it is updated with conditional writes
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 OBJECT_FORMAT = 1
 MANIFEST_NAME = "manifest.json"
+TARGETS_FOLDER = "targets/"  # target names hold no '/', so no target object is the manifest
 MANIFEST_ATTEMPTS = 8
 _PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 
@@ -47,7 +48,7 @@ def _now() -> str:
 
 
 class S3MergeStore(SecretStore):
-    """One target's merged secrets in ``s3://bucket/<prefix><target>.json``.
+    """One target's merged secrets in ``s3://bucket/<prefix>targets/<target>.json``.
 
     ``inherits`` and ``imports`` are only recorded in the manifest. There is no per-secret
     version: the merge store belongs to this tool and one pipeline never runs twice at once.
@@ -71,7 +72,7 @@ class S3MergeStore(SecretStore):
         self.kms_key_id = kms_key_id
         self.inherits = list(inherits)
         self.imports = list(imports)
-        self.key = f"{prefix}{target}.json"
+        self.key = f"{prefix}{TARGETS_FOLDER}{target}.json"  # never the manifest's key
         self.manifest_key = f"{prefix}{MANIFEST_NAME}"
         self.description = f"s3://{bucket}/{self.key}"
         self._lock = threading.Lock()

@@ -1,0 +1,248 @@
+"""Store scopes: the overlap rule, and the loader errors it gives (SPEC §3a, issue 14)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from airflow_secretsync.config import parse_config
+from airflow_secretsync.config.model import (
+    AwsDestination,
+    AwsSourceLocation,
+    S3Location,
+    VaultLocation,
+)
+from airflow_secretsync.config.scopes import overlaps
+from airflow_secretsync.errors import ConfigError
+
+V, A, D, S = VaultLocation, AwsSourceLocation, AwsDestination, S3Location
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        # Vault paths are folders: a subtree, segment by segment
+        (V(path="dst"), V(path="dst/eu"), True),
+        (V(path="dst"), V(path="dst2"), False),
+        (V(path="dst/"), V(path="/dst//eu"), True),
+        (V(path="dst"), V(path="dst"), True),
+        (V(path=""), V(path="anything/below"), True),
+        (V(mount="secret"), V(mount="other", path=""), False),
+        (V(mount="secret/", path="a"), V(mount="secret", path="a/b"), True),
+        (V(path="a", connection_id="one"), V(path="a", connection_id="two"), True),
+        # AWS prefixes are name prefixes
+        (D(prefix="app"), D(prefix="app-legacy/"), True),
+        (D(prefix="app/"), D(prefix="app-legacy/"), False),
+        (D(prefix=""), A(prefix="legacy/"), True),
+        (D(prefix="app/", region="us-east-1"), D(prefix="app/", region="eu-west-1"), False),
+        (D(prefix="app/", region="us-east-1"), A(prefix="app/"), True),  # default region
+        (D(prefix="", account_id="111111111111"), A(prefix="", account_id="222222222222"), False),
+        (D(prefix="", account_id="111111111111"), A(prefix=""), True),  # default account
+        (
+            D(prefix="", role_arn="arn:aws:iam::111111111111:role/sync"),
+            A(prefix="", role_arn="arn:aws:iam::222222222222:role/read"),
+            False,
+        ),
+        (D(prefix="x/", connection_id="a"), D(prefix="x/", connection_id="b"), True),
+        # different services never overlap
+        (S(bucket="b", prefix=""), D(prefix=""), False),
+        (V(path="app"), D(prefix="app"), False),
+        (S(bucket="b", prefix="m/"), S(bucket="b", prefix="m/x/"), True),
+        (S(bucket="b", prefix="m/"), S(bucket="c", prefix="m/"), False),
+    ],
+)
+def test_overlaps(a, b, expected: bool) -> None:
+    assert overlaps(a.scope(), b.scope()) is expected
+    assert overlaps(b.scope(), a.scope()) is expected
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(textwrap.dedent(text), "p.yaml")
+    return caught.value.errors
+
+
+def test_merge_store_at_a_mount_root_overlaps_a_source_on_that_mount() -> None:
+    """Finding 1: ``merge_store: {vault: {mount: secret}}`` deleted foreign secrets."""
+    assert errors(
+        """\
+        version: 1
+        merge_store: {vault: {mount: secret}}
+        sources:
+          app: {vault: {mount: secret, path: apps/app}}
+        targets:
+          prod: [app]
+        """
+    ) == [
+        "p.yaml:4:9: sources.app.vault: source scope vault:secret/apps/app overlaps merge store "
+        "merge_store.vault (p.yaml:2:15, vault:secret/); vault:secret/apps/app lies inside "
+        "vault:secret/: give each block a path of its own"
+    ]
+
+
+def test_merge_store_at_the_mount_root_overlaps_source_and_destination() -> None:
+    """Finding 2: the merge store at the mount root destroyed the source ``Base``."""
+    found = errors(
+        """\
+        version: 1
+        merge_store:
+          vault: {mount: secret, path: /}
+        sources:
+          Base-src: {vault: {path: Base}}
+        targets:
+          Base:
+            imports: [Base-src]
+            exclude: ["^tmp/"]
+            vault: {path: out/base}
+        """
+    )
+    assert found == [
+        "p.yaml:5:14: sources.Base-src.vault: source scope vault:secret/Base overlaps merge "
+        "store merge_store.vault (p.yaml:3:3, vault:secret/); vault:secret/Base lies inside "
+        "vault:secret/: give each block a path of its own",
+        "p.yaml:10:5: targets.Base.vault: destination scope vault:secret/out/base overlaps "
+        "merge store merge_store.vault (p.yaml:3:3, vault:secret/); vault:secret/out/base "
+        "lies inside vault:secret/: give each block a path of its own",
+    ]
+
+
+def test_overlapping_aws_destinations_name_both_blocks() -> None:
+    """Finding 3: ``app`` and ``app-legacy/`` deleted each other's secrets."""
+    assert errors(
+        """\
+        version: 1
+        pipeline: {merge: {enabled: false}}
+        targets:
+          A:
+            aws: {region: us-east-1, prefix: app}
+          B:
+            aws: {region: us-east-1, prefix: app-legacy/}
+        """
+    ) == [
+        "p.yaml:7:5: targets.B.aws: destination scope aws:us-east-1:app-legacy/ overlaps "
+        "destination targets.A.aws (p.yaml:5:5, aws:us-east-1:app); write prefixes with a "
+        "trailing '/' to keep them apart"
+    ]
+
+
+def test_nested_vault_destinations_and_a_destination_over_a_source() -> None:
+    found = errors(
+        """\
+        version: 1
+        merge_store: {vault: {path: secretsync/merged}}
+        sources:
+          team: {vault: {path: dst/eu/team}}
+        targets:
+          Eu: {imports: [team], vault: {path: dst/eu}}
+          All: {imports: [team], vault: {path: dst}}
+          Other: {imports: [team], vault: {path: dst2}}
+        """
+    )
+    assert found == [
+        "p.yaml:6:25: targets.Eu.vault: destination scope vault:secret/dst/eu overlaps source "
+        "sources.team.vault (p.yaml:4:10, vault:secret/dst/eu/team); vault:secret/dst/eu/team "
+        "lies inside vault:secret/dst/eu: give each block a path of its own",
+        "p.yaml:7:26: targets.All.vault: destination scope vault:secret/dst overlaps source "
+        "sources.team.vault (p.yaml:4:10, vault:secret/dst/eu/team); vault:secret/dst/eu/team "
+        "lies inside vault:secret/dst: give each block a path of its own",
+        "p.yaml:7:26: targets.All.vault: destination scope vault:secret/dst overlaps destination "
+        "targets.Eu.vault (p.yaml:6:25, vault:secret/dst/eu); vault:secret/dst/eu lies inside "
+        "vault:secret/dst: give each block a path of its own",
+    ]
+
+
+def test_merge_store_written_last_still_names_the_earlier_block() -> None:
+    (error,) = errors(
+        """\
+        version: 1
+        targets:
+          Prod: {vault: {path: shared}}
+        merge_store: {vault: {path: shared/merged}}
+        """
+    )
+    assert error.startswith(
+        "p.yaml:4:15: merge_store.vault: merge store scope vault:secret/shared/merged overlaps "
+        "destination targets.Prod.vault (p.yaml:3:10, vault:secret/shared); "
+    )
+
+
+def test_same_location_with_different_connection_ids_overlaps() -> None:
+    (error,) = errors(
+        """\
+        version: 1
+        connections: {vault: vault_main}
+        merge_store: {vault: {path: merged}}
+        sources:
+          app: {vault: {path: app, connection_id: vault_old}}
+        targets:
+          App: {imports: [app], vault: {path: app}}
+        """
+    )
+    assert error == (
+        "p.yaml:7:25: targets.App.vault: destination scope vault:secret/app overlaps source "
+        "sources.app.vault (p.yaml:5:9, vault:secret/app); both name the same location; "
+        "connections 'vault_main' and 'vault_old' may reach the same server, so the location "
+        "alone decides"
+    )
+
+
+def test_an_unset_region_could_be_any_region() -> None:
+    (error,) = errors(
+        """\
+        version: 1
+        pipeline: {merge: {enabled: false}}
+        sources:
+          legacy: {aws: {prefix: "", region: eu-west-1}}
+        targets:
+          Out: {imports: [legacy], aws: {prefix: out/}}
+        """
+    )
+    assert error == (
+        "p.yaml:6:28: targets.Out.aws: destination scope aws:default-region:out/ overlaps "
+        "source sources.legacy.aws (p.yaml:4:12, aws:eu-west-1:*); a part left to the "
+        "connection's default could be any value: set it on both"
+    )
+
+
+def test_lookalikes_that_do_not_overlap_are_valid() -> None:
+    config = parse_config(
+        textwrap.dedent(
+            """\
+            version: 1
+            merge_store: {s3: {bucket: merged, prefix: app/}}   # S3, not Secrets Manager
+            sources:
+              team: {vault: {path: dst2}}
+              legacy: {aws: {prefix: legacy/, region: eu-west-1}}
+              shared: {vault: {path: dst2/shared}}              # sources may overlap
+            targets:
+              A: {imports: [team], aws: {prefix: app/, region: eu-west-1}}
+              B: {imports: [team], aws: {prefix: app-legacy/, region: eu-west-1}}
+              C: {imports: [legacy], vault: {path: dst}}
+              D: {imports: [legacy], aws: {prefix: "", region: us-east-1}}
+              E: {aws: {prefix: "", region: eu-central-1, account_id: "111111111111"}}
+              F: {aws: {prefix: "", region: eu-central-1, account_id: "222222222222"}}
+            """
+        ),
+        "p.yaml",
+    )
+    assert set(config.targets) == {"A", "B", "C", "D", "E", "F"}
+
+
+def test_overlaps_are_reported_with_every_other_mistake() -> None:
+    found = errors(
+        """\
+        version: 1
+        merge_store: {vault: {mount: secret}}
+        sources:
+          a: {vault: {path: a}, regoin: x}
+        targets:
+          T: {imports: [b], vault: {path: t}}
+        """
+    )
+    assert [line.split(": ")[1] for line in found] == [
+        "sources.a.vault",
+        "sources.a.regoin",
+        "targets.T.imports[0]",
+        "targets.T.vault",
+    ]
