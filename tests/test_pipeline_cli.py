@@ -193,8 +193,11 @@ def test_orphans_deleted_within_limit_and_refused_over_it(world, capsys) -> None
     assert code == 2
     staging = next(t for t in report["targets"] if t["target"] == "Staging")
     assert staging["status"] == "failed"
-    assert "max_deletions=2" in staging["error"]
-    assert staging["summary"]["removed"] == 3
+    # the merge store's 3 deletions for Staging count against the limit: refused there first
+    assert staging["error"].startswith("merge failed: ")
+    assert staging["error"].endswith(
+        "would delete 3 secrets, more than max_deletions=2; nothing was written"
+    )
     assert read_aws(world["sm"], f"{ns}/staging/") == before
     # Production (2 deletions) was within the limit and went ahead; raise Staging's limit
     world["config"].write_text(

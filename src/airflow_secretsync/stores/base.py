@@ -8,6 +8,7 @@ object), or, where the backend allows it, a plain string or ``bytes`` (AWS binar
 from __future__ import annotations
 
 import json
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -136,11 +137,18 @@ class SecretStore(ABC):
     ) -> None:
         if not calls:
             return
+        stop = threading.Event()  # set by the first error: no request starts after it
 
         def run(path: str, call: Callable[[], None]) -> None:
-            if deadline is not None:
-                deadline.check(f"{self.description} '{path}'")
-            call()
+            if stop.is_set():
+                return
+            try:
+                if deadline is not None:
+                    deadline.check(f"{self.description} '{path}'")
+                call()
+            except BaseException:
+                stop.set()
+                raise
             done.add(path)
 
         pool = ThreadPoolExecutor(max_workers=max(1, parallel))
