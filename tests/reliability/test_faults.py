@@ -58,8 +58,13 @@ def world(servers, vault_client, aws_client, tmp_path: Path):
 def raw_secrets(client: hvac.Client, path: str) -> dict[str, tuple[dict, dict]]:
     """``{relative path: (KV data, custom_metadata)}`` of every secret under ``path``."""
     out = {}
-    for rel, data in read_vault(client, path).items():
+    for rel in client.secrets.kv.v2.list_secrets(mount_point="secret", path=path)["data"]["keys"]:
         meta = client.secrets.kv.v2.read_secret_metadata(mount_point="secret", path=f"{path}/{rel}")
+        if not meta["data"]["current_version"]:  # ownership recorded, the value never came
+            continue
+        data = client.secrets.kv.v2.read_secret_version(
+            mount_point="secret", path=f"{path}/{rel}", raise_on_deleted_version=True
+        )["data"]["data"]
         out[rel] = (data, meta["data"]["custom_metadata"] or {})
     return out
 

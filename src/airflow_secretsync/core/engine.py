@@ -28,7 +28,7 @@ log = logging.getLogger("airflow_secretsync.engine")
 
 Mode = Literal["full", "merge-only", "sync-only"]
 MODES: tuple[Mode, ...] = ("full", "merge-only", "sync-only")
-CAS_ATTEMPTS = 3
+CAS_ATTEMPTS = 5
 #: A per-task scope, by task id (``merge.<T>``, ``sync.<T>``): e.g. step secrets in the env.
 TaskScope = Callable[[str], AbstractContextManager[object]]
 
@@ -317,7 +317,7 @@ class Engine:
         def merge(name: str) -> None:
             blocked = self._failed_ancestor(name, failed)
             if blocked:
-                failed[name] = f"merge of '{blocked}' failed"
+                failed[name] = f"merge of '{blocked}' failed: {failed[blocked]}"
                 return
             try:
                 self.merge_target(name)
