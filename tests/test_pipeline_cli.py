@@ -193,16 +193,21 @@ def test_orphans_deleted_within_limit_and_refused_over_it(world, capsys) -> None
     assert code == 2
     staging = next(t for t in report["targets"] if t["target"] == "Staging")
     assert staging["status"] == "failed"
-    assert "max_deletions=2" in staging["error"]
-    assert staging["summary"]["removed"] == 3
+    # the merge store's 3 deletions for Staging count against the limit: refused there first
+    assert staging["error"].startswith("merge failed: ")
+    assert staging["error"].endswith(
+        "would delete 3 secrets, more than max_deletions=2; nothing was written"
+    )
     assert read_aws(world["sm"], f"{ns}/staging/") == before
-    # Production (2 deletions) was within the limit and went ahead; raise Staging's limit
+    # Production inherits Staging: its merge was blocked; raise the limit, both go ahead
+    production = next(t for t in report["targets"] if t["target"] == "Production")
+    assert production["error"].startswith("merge failed: merge of 'Staging' failed: ")
     world["config"].write_text(
         world["config"].read_text().replace("max_deletions: 2", "max_deletions: 3")
     )
     code, report = report_of(capsys, world["config"])
     assert code == 0
-    assert report["summary"]["removed"] == 3
+    assert report["summary"]["removed"] == 3 + 2
     assert read_aws(world["sm"], f"{ns}/staging/") == {}
     assert read_vault(world["vault"], f"{ns}/prod") == {"app/db": {"port": 6432, "tags": ["b"]}}
 

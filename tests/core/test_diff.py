@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.core.diff import diff_secrets
 from airflow_secretsync.stores.base import StoredSecret
 
+ME = "secretsync_p/Prod"
 
-def stored(path: str, value: object, managed: bool = True) -> StoredSecret:
-    return StoredSecret(path=path, value=value, managed=managed, version=1)
+
+def stored(path: str, value: object, owner: str | None = ME) -> StoredSecret:
+    return StoredSecret(path=path, value=value, owner=owner, version=1)
 
 
 def test_value_comparison_rules() -> None:
@@ -26,14 +30,17 @@ def test_every_category() -> None:
         "same": stored("same", {"a": 1}),
         "changed": stored("changed", {"host": "a", "old": "x", "keep": 1}),
         "orphan": stored("orphan", {"a": 1}),
-        "foreign": stored("foreign", {"a": 1}, managed=False),
+        "foreign": stored("foreign", {"a": 1}, owner=None),
+        "sibling": stored("sibling", {"a": 1}, owner="secretsync_p/Staging"),
+        "other-pipeline": stored("other-pipeline", {"a": 1}, owner="secretsync_q/Prod"),
+        "legacy": stored("legacy", {"a": 1}, owner=""),
     }
     desired = {
         "same": {"a": 1.0},
         "changed": {"host": "b", "port": 5432, "keep": 1},
         "new": {"a": 1},
     }
-    diff = diff_secrets(desired, current, delete_orphans=True)
+    diff = diff_secrets(desired, current, owner=ME, delete_orphans=True)
     by_path = {c.path: c for c in diff.changes}
     assert {p: c.change_type for p, c in by_path.items()} == {
         "same": "unchanged",
@@ -46,25 +53,49 @@ def test_every_category() -> None:
     assert by_path["changed"].keys_modified == ("host",)
     assert sorted(w.path for w in diff.writes) == ["changed", "new"]
     assert [s.path for s in diff.deletes] == ["orphan"]
-    assert diff.unowned_overwrites == []
+    assert diff.foreign_overwrites == []
 
 
-def test_unmanaged_secrets_are_never_removed_and_overwrites_are_flagged() -> None:
-    current = {"foreign": stored("foreign", "v1", managed=False)}
-    diff = diff_secrets({"foreign": "v2"}, current, delete_orphans=True)
-    assert diff.unowned_overwrites == ["foreign"]
+@pytest.mark.parametrize(
+    ("owner", "problem"),
+    [
+        (None, "not created by airflow-secretsync (x)"),
+        ("secretsync_p/Staging", "of another target or pipeline (x owned by secretsync_p/Staging)"),
+        ("secretsync_q/Prod", "of another target or pipeline (x owned by secretsync_q/Prod)"),
+        ("", "created by an earlier version of airflow-secretsync without an owner (x)"),
+    ],
+)
+def test_secrets_not_owned_by_the_target_are_never_removed_and_overwrites_are_refused(
+    owner: str | None, problem: str
+) -> None:
+    current = {"x": stored("x", "v1", owner=owner)}
+    diff = diff_secrets({"x": "v2"}, current, owner=ME, delete_orphans=True)
+    assert [s.path for s in diff.foreign_overwrites] == ["x"]
     assert diff.changes[0].keys_modified == ("<value>",)
-    assert diff_secrets({}, current, delete_orphans=True).changes == []
+    assert diff.problems(adopt=False, max_deletions=None) == [
+        f"would overwrite secrets {problem}; set 'adopt: true' on the target to allow it"
+    ]
+    assert diff.problems(adopt=True, max_deletions=None) == []
+    assert diff_secrets({}, current, owner=ME, delete_orphans=True).changes == []
+
+
+def test_deletions_over_the_limit_are_a_problem() -> None:
+    current = {p: stored(p, {"a": 1}) for p in ("a", "b")}
+    diff = diff_secrets({}, current, owner=ME, delete_orphans=True)
+    assert diff.problems(adopt=False, max_deletions=2) == []
+    assert diff.problems(adopt=True, max_deletions=1) == [
+        "would delete 2 secrets, more than max_deletions=1"
+    ]
 
 
 def test_orphans_counted_but_not_deleted_without_delete_orphans() -> None:
-    diff = diff_secrets({}, {"orphan": stored("orphan", {"a": 1})})
+    diff = diff_secrets({}, {"orphan": stored("orphan", {"a": 1})}, owner=ME)
     assert [c.change_type for c in diff.changes] == ["removed"]
     assert diff.deletes == []
 
 
 def test_to_stored_is_applied_before_comparing() -> None:
     current = {"s": stored("s", {"value": "plain"})}
-    diff = diff_secrets({"s": "plain"}, current, to_stored=lambda v, path: {"value": v})
+    diff = diff_secrets({"s": "plain"}, current, owner=ME, to_stored=lambda v, path: {"value": v})
     assert [c.change_type for c in diff.changes] == ["unchanged"]
     assert diff.writes == []

@@ -16,15 +16,15 @@ CANARY = "canary-7f3a9c-value"
 
 def sample_report(dry_run: bool = True) -> Report:
     current = {
-        "app/db": StoredSecret("app/db", {"host": CANARY, "user": "u"}, True, 3),
-        "app/same": StoredSecret("app/same", {"k": CANARY}, True, 1),
+        "app/db": StoredSecret("app/db", {"host": CANARY, "user": "u"}, "p/Staging", 3),
+        "app/same": StoredSecret("app/same", {"k": CANARY}, "p/Staging", 1),
     }
     desired = {
         "app/db": {"host": CANARY + "2", "user": "u", "port": CANARY},
         "app/same": {"k": CANARY},
         "app/new": CANARY,
     }
-    diff = diff_secrets(desired, current)
+    diff = diff_secrets(desired, current, owner="p/Staging")
     return Report(
         dry_run=dry_run,
         targets=(

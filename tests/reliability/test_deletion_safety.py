@@ -88,6 +88,7 @@ def test_a_typo_emptying_a_source_deletes_nothing(world, typo: dict) -> None:
 
     broken = world["config"](**{key: value.format(ns=ns) for key, value in typo.items()})
     dry = secretsync("pipeline", "--config", broken, "--output", "json", "--dry-run")
+    dry_human = secretsync("pipeline", "--config", broken, "--output", "human", "--dry-run")
     real = secretsync("pipeline", "--config", broken, "--output", "human")
 
     assert world["destinations"]() == before
@@ -105,9 +106,16 @@ def test_a_typo_emptying_a_source_deletes_nothing(world, typo: dict) -> None:
         assert report["error"] == (
             "would delete 3 secrets, more than max_deletions=2; nothing was written"
         )
-        assert f"{target}: FAILED: would delete 3 secrets, more than max_deletions=2" in real.out
+        assert f"{target}: FAILED: would delete 3 secrets, more than max_deletions=2" in (
+            dry_human.out
+        )
+        # a real run stops earlier: the merge store's deletions count against the limit too
+        assert f"{target}: FAILED: merge failed: vault://secret/{ns}/merged/{target}: would" in (
+            real.out
+        )
+    assert real.out.count("delete 3 secrets, more than max_deletions=2") == 2
     removed = "app0" if "team_path" in typo else "old0"
-    assert f"- {removed} (removed)" in real.out
+    assert f"- {removed} (removed)" in dry_human.out
     assert "Traceback" not in real.err
 
 

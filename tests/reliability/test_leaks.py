@@ -91,7 +91,10 @@ def example(own_servers, canaries) -> dict[str, str]:
     sm.create_secret(
         Name="staging/app/db",
         SecretString=json.dumps({"password": c["old-staging-password"], "pool": 10}),
-        Tags=[{"Key": "managed-by", "Value": "airflow-secretsync"}],
+        Tags=[
+            {"Key": "managed-by", "Value": "airflow-secretsync"},
+            {"Key": "secretsync-owner", "Value": "secretsync_example/Staging"},
+        ],
     )
     seed_vault(vault, "prod", {"app/api": {"token": c["unowned-token"]}})
     return {

@@ -78,7 +78,10 @@ def race(servers, vault_client: hvac.Client, tmp_path: Path):
     vault_client.secrets.kv.v2.update_metadata(
         mount_point="secret",
         path=f"{ns}/dest/app/db",
-        custom_metadata={"managed-by": "airflow-secretsync"},
+        custom_metadata={
+            "managed-by": "airflow-secretsync",
+            "secretsync-owner": "secretsync_pipeline/Prod",
+        },
     )
     second_writer = hvac.Client(url=servers.vault.url, token=servers.vault.token)
     config = load_config(write_config(tmp_path, CONFIG.format(ns=ns)))

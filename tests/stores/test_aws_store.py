@@ -79,7 +79,7 @@ def test_create_sets_tags_and_kms_key_then_put_only_changes_the_value(factory, s
     assert tags_of(sm, name) == {
         "team": "data",
         "managed-by": "airflow-secretsync",
-        "secretsync-target": "Prod",
+        "secretsync-owner": "Prod",
     }
 
     current = store.list_secrets()["app/db"]

@@ -109,14 +109,14 @@ def test_parallel_merges_keep_every_manifest_entry(factory, s3, bucket) -> None:
 
 
 def test_objects_use_sse_s3_by_default(factory, s3, bucket) -> None:
-    merge_factory(factory, bucket).merge_store("Base").replace_all({"a": {"v": 1}})
+    merge_factory(factory, bucket).merge_store("Base").replace_all({"a": {"v": 1}}, owner="p/Base")
     for key in ("merged/targets/Base.json", "merged/manifest.json"):
         assert s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
 
 
 def test_objects_use_sse_kms_when_a_key_is_set(factory, s3, bucket) -> None:
     made = merge_factory(factory, bucket, kms_key_id="alias/merge-store")
-    made.merge_store("Base").replace_all({"a": {"v": 1}})
+    made.merge_store("Base").replace_all({"a": {"v": 1}}, owner="p/Base")
     for key in ("merged/targets/Base.json", "merged/manifest.json"):
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
@@ -129,7 +129,7 @@ def test_missing_object_is_an_empty_merge(factory, bucket) -> None:
 
 def test_single_writes_and_deletes_read_modify_write(factory, bucket) -> None:
     store = merge_factory(factory, bucket).merge_store("Base")
-    store.replace_all({"a": {"v": 1}, "b": "x"})
+    store.replace_all({"a": {"v": 1}, "b": "x"}, owner="p/Base")
 
     store.write(SecretWrite("c", b"\x01"))
     store.delete(store.list_secrets()["a"])
@@ -143,6 +143,6 @@ def test_unreadable_object_and_missing_bucket_are_clear_errors(factory, s3, buck
         merge_factory(factory, bucket).merge_store("Base").list_secrets()
 
     store = merge_factory(factory, unique("no-bucket")).merge_store("Base")
-    with pytest.raises(StoreError, match="PutObject: NoSuchBucket") as exc:
-        store.replace_all({"a": {"v": CANARY}})
+    with pytest.raises(StoreError, match="GetObject: NoSuchBucket") as exc:
+        store.replace_all({"a": {"v": CANARY}}, owner="p/Base")
     assert CANARY not in str(exc.value)

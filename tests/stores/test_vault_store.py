@@ -47,7 +47,7 @@ def test_lists_nested_paths_breadth_first_with_values_and_versions(
     assert sorted(secrets) == ["app/db", "app/nested/deep/leaf", "top"]
     assert secrets["app/db"].value == {"host": "db", "port": 5432}
     assert secrets["app/nested/deep/leaf"].value == {"k": "v2"}
-    assert secrets["app/nested/deep/leaf"].version == 2
+    assert secrets["app/nested/deep/leaf"].version.number == 2
     assert not any(s.managed for s in secrets.values())
 
 
@@ -70,14 +70,14 @@ def test_write_marks_ownership_and_keeps_user_metadata(factory, vault_client, ro
     assert metadata(vault_client, f"{root}/theirs")["custom_metadata"] == {
         "team": "platform",
         "managed-by": "airflow-secretsync",
-        "secretsync-target": "Staging",
+        "secretsync-owner": "Staging",
     }
     after = store.list_secrets()
     assert after["theirs"].managed
-    assert after["theirs"].version == 2
+    assert after["theirs"].version.number == 2
     assert after["theirs"].value == {"a": 2}
     assert after["mine/new"].managed
-    assert after["mine/new"].version == 1
+    assert after["mine/new"].version.number == 1
 
 
 def test_concurrent_write_between_read_and_write_is_not_overwritten(
@@ -130,7 +130,7 @@ def test_deleted_secret_is_not_current_and_can_be_written_again(
     store.write(SecretWrite("gone", {"v": 3}), owner="T")
 
     assert store.list_secrets()["gone"].value == {"v": 3}
-    assert store.list_secrets()["gone"].version == 3
+    assert store.list_secrets()["gone"].version.number == 3
 
 
 def test_delete_removes_metadata_and_all_versions(factory, vault_client, root) -> None:
@@ -336,7 +336,7 @@ def test_vault_merge_store_replace_all_holds_exactly_the_given_secrets(
     secrets = store.list_secrets()
 
     assert {p: s.value for p, s in secrets.items()} == {"a": {"v": 1}, "d": "text"}
-    assert secrets["a"].version == 1  # unchanged secrets are not written again
+    assert secrets["a"].version.number == 1  # unchanged secrets are not written again
     assert all(s.managed for s in secrets.values())
 
 

@@ -45,6 +45,8 @@ class SyncSettings(_Model):
     parallel: int = Field(default=8, ge=1)
     delete_orphans: bool = False
     max_deletions: int | None = Field(default=10, ge=0)
+    #: Per target: no request starts later than this after its merge-store write or sync began.
+    timeout_seconds: float | None = Field(default=600, gt=0)
 
 
 class PipelineSettings(_Model):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.stores.base import SecretWrite, StoredSecret
+from airflow_secretsync.stores.ownership import ownership
 
 ChangeType = Literal["added", "modified", "removed", "unchanged"]
 NON_DICT_KEY = "<value>"
@@ -50,11 +51,44 @@ class TargetDiff:
     changes: list[Change] = field(default_factory=list)
     writes: list[SecretWrite] = field(default_factory=list)
     deletes: list[StoredSecret] = field(default_factory=list)
-    #: Paths that would overwrite secrets this tool did not create.
-    unowned_overwrites: list[str] = field(default_factory=list)
+    #: Secrets the writes would overwrite that this target does not own.
+    foreign_overwrites: list[StoredSecret] = field(default_factory=list)
+    owner: str = ""
 
     def count(self, change_type: ChangeType) -> int:
         return sum(1 for c in self.changes if c.change_type == change_type)
+
+    def problems(self, *, adopt: bool, max_deletions: int | None) -> list[str]:
+        """Why these changes must not be applied (empty: they may): overwriting secrets the
+        target does not own without ``adopt``, or more deletions than ``max_deletions``."""
+        problems = []
+        if not adopt:
+            by_kind: dict[str, list[str]] = {}
+            for secret in self.foreign_overwrites:
+                kind = ownership(secret.owner, self.owner)
+                label = (
+                    f"{secret.path} owned by {secret.owner}" if kind == "foreign" else secret.path
+                )
+                by_kind.setdefault(kind, []).append(label)
+            problems += [
+                f"would overwrite secrets {FOREIGN_KINDS[kind]} ({', '.join(paths)})"
+                for kind, paths in sorted(by_kind.items(), key=lambda kv: ORDER.index(kv[0]))
+            ]
+            if problems:
+                problems[-1] += "; set 'adopt: true' on the target to allow it"
+        if max_deletions is not None and len(self.deletes) > max_deletions:
+            problems.append(
+                f"would delete {len(self.deletes)} secrets, more than max_deletions={max_deletions}"
+            )
+        return problems
+
+
+FOREIGN_KINDS = {
+    "unmanaged": "not created by airflow-secretsync",
+    "foreign": "of another target or pipeline",
+    "legacy": "created by an earlier version of airflow-secretsync without an owner",
+}
+ORDER = list(FOREIGN_KINDS)
 
 
 def key_changes(current: Any, desired: Any) -> tuple[tuple[str, ...], ...]:
@@ -73,16 +107,19 @@ def diff_secrets(
     desired: Mapping[str, Any],
     current: Mapping[str, StoredSecret],
     *,
+    owner: str,
     to_stored: Callable[..., Any] = lambda value, *, path=None: value,
     delete_orphans: bool = False,
 ) -> TargetDiff:
     """Compare desired values (converted with ``to_stored(value, path=...)``, which may raise
     for a value the destination cannot hold) against a destination's secrets.
 
-    Secrets the tool did not create are never ``removed``; ``deletes`` is filled only when
-    ``delete_orphans`` is set.
+    Only secrets ``owner`` owns are ``removed`` (the others are foreign, see
+    :mod:`~airflow_secretsync.stores.ownership`); ``deletes`` is filled only when
+    ``delete_orphans`` is set. Writes over secrets ``owner`` does not own are listed in
+    ``foreign_overwrites``.
     """
-    result = TargetDiff()
+    result = TargetDiff(owner=owner)
     for path in sorted(desired):
         value = to_stored(desired[path], path=path)
         existing = current.get(path)
@@ -95,10 +132,10 @@ def diff_secrets(
             added, removed, modified = key_changes(existing.value, value)
             result.changes.append(Change(path, "modified", added, removed, modified))
             result.writes.append(SecretWrite(path, value, existing))
-            if not existing.managed:
-                result.unowned_overwrites.append(path)
+            if ownership(existing.owner, owner) != "own":
+                result.foreign_overwrites.append(existing)
     for path in sorted(set(current) - set(desired)):
-        if current[path].managed:
+        if ownership(current[path].owner, owner) == "own":
             result.changes.append(Change(path, "removed"))
             if delete_orphans:
                 result.deletes.append(current[path])

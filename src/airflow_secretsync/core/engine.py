@@ -22,13 +22,14 @@ from airflow_secretsync.core.diff import Change, TargetDiff, diff_secrets
 from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import ConflictError, SecretSyncError
-from airflow_secretsync.stores.base import SecretStore
+from airflow_secretsync.stores.base import Deadline, SecretStore
+from airflow_secretsync.stores.ownership import owner_id
 
 log = logging.getLogger("airflow_secretsync.engine")
 
 Mode = Literal["full", "merge-only", "sync-only"]
 MODES: tuple[Mode, ...] = ("full", "merge-only", "sync-only")
-CAS_ATTEMPTS = 3
+CAS_ATTEMPTS = 5
 #: A per-task scope, by task id (``merge.<T>``, ``sync.<T>``): e.g. step secrets in the env.
 TaskScope = Callable[[str], AbstractContextManager[object]]
 
@@ -167,13 +168,28 @@ class Engine:
 
     # -- one target ---------------------------------------------------------------------------
 
+    def owner(self, target: str) -> str:
+        """The owner recorded on what ``target`` writes: ``<dag_id>/<target>``."""
+        return owner_id(self.config.dag_id, target)
+
     def merge_target(self, target: str) -> int:
-        """Compute ``desired(target)`` and make the merge store hold exactly it (unless dry
-        run). Returns the number of secrets."""
+        """Compute ``desired(target)`` and make the entries the target owns in its merge store
+        location exactly it (unless dry run); a write conflict (another run) is re-read and
+        retried. Returns the number of secrets."""
         with self._scope(task_id("merge", target)):
             secrets = self.compute_desired(target)
             if not self.options.dry_run and self.config.merge_store is not None:
-                self.stores.merge_store(target).replace_all(secrets, owner=target)
+                deadline = self._deadline()
+                for attempt in self._conflict_retries():
+                    with attempt:
+                        self.stores.merge_store(target).replace_all(
+                            secrets,
+                            owner=self.owner(target),
+                            adopt=self.config.targets[target].adopt,
+                            max_deletions=self.config.pipeline.sync.max_deletions,
+                            parallel=self.config.pipeline.sync.parallel,
+                            deadline=deadline,
+                        )
         self._desired.put(target, secrets)
         log.info("merged %s: %d secrets%s", target, len(secrets), self._dry_suffix)
         return len(secrets)
@@ -183,24 +199,34 @@ class Engine:
 
         Never raises for store or policy problems: they become a ``failed`` report.
         """
-        attempted: dict[str, Change] = {}  # changes an attempt that lost a CAS race tried
+        attempted: dict[str, Change] = {}  # what attempts that lost a CAS race did write
         try:
             with self._scope(task_id("sync", target)):
-                for attempt in Retrying(
-                    retry=retry_if_exception_type(ConflictError),
-                    stop=stop_after_attempt(CAS_ATTEMPTS),
-                    wait=wait_exponential(multiplier=0.2, max=2),
-                    reraise=True,
-                ):
+                deadline = self._deadline()
+                for attempt in self._conflict_retries():
                     with attempt:
-                        report = self._sync_once(target, attempted)
+                        report = self._sync_once(target, attempted, deadline)
         except Exception as exc:  # reported, never raised: siblings go on
             log.debug("sync of %s failed", target, exc_info=not isinstance(exc, SecretSyncError))
             report = TargetReport(target=target, status="failed", error=_error_text(exc))
         log.info("synced %s: %s%s", target, report.status, self._dry_suffix)
         return report
 
-    def _sync_once(self, target: str, attempted: dict[str, Change]) -> TargetReport:
+    def _conflict_retries(self) -> Retrying:
+        """Re-read and retry after a write conflict (a concurrent writer), a few times."""
+        return Retrying(
+            retry=retry_if_exception_type(ConflictError),
+            stop=stop_after_attempt(CAS_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            reraise=True,
+        )
+
+    def _deadline(self) -> Deadline:
+        return Deadline(self.config.pipeline.sync.timeout_seconds)
+
+    def _sync_once(
+        self, target: str, attempted: dict[str, Change], deadline: Deadline
+    ) -> TargetReport:
         destination = self.stores.destination(target)
         if destination is None:
             raise SecretSyncError(f"target '{target}' has no destination")
@@ -211,38 +237,35 @@ class Engine:
             diff = diff_secrets(
                 desired,
                 current.result(),
+                owner=self.owner(target),
                 to_stored=destination.to_stored,
                 delete_orphans=self.config.pipeline.sync.delete_orphans,
             )
         refusal = self._refusal(target, diff, earlier_writes=bool(attempted))
         if refusal is None and not self.options.dry_run:
+            deadline.check(destination.description)
+            done: set[str] = set()
             try:
                 destination.apply(
                     diff.writes,
                     diff.deletes,
-                    owner=target,
+                    owner=self.owner(target),
                     parallel=self.config.pipeline.sync.parallel,
+                    done=done,
+                    deadline=deadline,
                 )
             except ConflictError:
-                attempted.update((c.path, c) for c in diff.changes if c.change_type != "unchanged")
+                attempted.update((c.path, c) for c in diff.changes if c.path in done)
                 raise
         changes = with_earlier_attempts(diff.changes, attempted)
         return TargetReport.from_changes(target, changes, error=refusal, retryable=False)
 
     def _refusal(self, target: str, diff: TargetDiff, *, earlier_writes: bool) -> str | None:
         """Why this target must not write anything, decided before the first write."""
-        problems = []
-        if diff.unowned_overwrites and not self.config.targets[target].adopt:
-            paths = ", ".join(diff.unowned_overwrites)
-            problems.append(
-                f"would overwrite secrets not created by airflow-secretsync ({paths}); "
-                "set 'adopt: true' on the target to allow it"
-            )
-        limit = self.config.pipeline.sync.max_deletions
-        if limit is not None and len(diff.deletes) > limit:
-            problems.append(
-                f"would delete {len(diff.deletes)} secrets, more than max_deletions={limit}"
-            )
+        problems = diff.problems(
+            adopt=self.config.targets[target].adopt,
+            max_deletions=self.config.pipeline.sync.max_deletions,
+        )
         if not problems:
             return None
         if earlier_writes:
@@ -295,7 +318,7 @@ class Engine:
         def merge(name: str) -> None:
             blocked = self._failed_ancestor(name, failed)
             if blocked:
-                failed[name] = f"merge of '{blocked}' failed"
+                failed[name] = f"merge of '{blocked}' failed: {failed[blocked]}"
                 return
             try:
                 self.merge_target(name)

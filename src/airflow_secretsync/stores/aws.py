@@ -4,7 +4,9 @@ Values: a ``SecretString`` holding a JSON object is read as a dict, any other st
 exactly as stored, ``SecretBinary`` is read as ``bytes``. Writes: dict (and other JSON values)
 as JSON text, str as is, bytes as ``SecretBinary``. Reads cost one ``ListSecrets`` per 100
 secrets and one ``BatchGetSecretValue`` per 20. ``name`` and ``/name`` are the same secret
-(see ``docs/stores.md``). Ownership is the tag ``managed-by=airflow-secretsync``.
+(see ``docs/stores.md``). Ownership is the tags ``managed-by=airflow-secretsync`` and
+``secretsync-owner=<dag_id>/<target>`` (:mod:`.ownership`), given in the ``CreateSecret``
+request itself and set before the value on updates.
 """
 
 from __future__ import annotations
@@ -25,15 +27,13 @@ from botocore.exceptions import (
 
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import (
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    TARGET_KEY,
     SecretStore,
     SecretValue,
     SecretWrite,
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.ownership import owner_from_labels, owner_labels
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -99,6 +99,10 @@ def encode(value: SecretValue) -> dict[str, Any]:
     return {"SecretString": json.dumps(value, ensure_ascii=False)}
 
 
+def _tag_map(tags: list[dict[str, str]] | None) -> dict[str, str | None]:
+    return {t["Key"]: t.get("Value") for t in tags or []}
+
+
 def _without_slash(name: str) -> str:
     return name[1:] if name.startswith("/") else name
 
@@ -154,19 +158,19 @@ class AwsSecretsStore(SecretStore):
             rel: StoredSecret(
                 path=rel,
                 value=values[entry["ARN"]],
-                managed=managed,
+                owner=owner,
                 version=AwsSecretRef(name=entry["Name"], arn=entry["ARN"]),
             )
-            for rel, (entry, managed) in entries.items()
+            for rel, (entry, owner) in entries.items()
             if entry["ARN"] in values
         }
         log.info("%s: %d secrets", self.description, len(secrets))
         return secrets
 
-    def _list_entries(self) -> dict[str, tuple[dict[str, Any], bool]]:
-        """Current (not pending deletion) secrets under the prefix, one per relative path;
-        when both spellings exist the one named ``prefix + path`` wins."""
-        chosen: dict[str, tuple[dict[str, Any], bool]] = {}
+    def _list_entries(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+        """Current (not pending deletion) secrets under the prefix with their owner, one per
+        relative path; when both spellings exist the one named ``prefix + path`` wins."""
+        chosen: dict[str, tuple[dict[str, Any], str | None]] = {}
         for entry in self._paginate_list():
             name = entry["Name"]
             rel = self._relative(name)
@@ -174,8 +178,7 @@ class AwsSecretsStore(SecretStore):
                 continue
             if rel in chosen and chosen[rel][0]["Name"] == self.prefix + rel:
                 continue
-            tags = {t["Key"]: t.get("Value") for t in entry.get("Tags") or []}
-            chosen[rel] = (entry, tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE)
+            chosen[rel] = (entry, owner_from_labels(_tag_map(entry.get("Tags"))))
         return chosen
 
     def _paginate_list(self) -> Iterator[dict[str, Any]]:
@@ -244,9 +247,10 @@ class AwsSecretsStore(SecretStore):
         action = "PutSecretValue"
         try:
             if isinstance(current, AwsSecretRef) and current.name == name:
-                self.client.put_secret_value(SecretId=current.arn, **payload)
-                action = "TagResource"
+                action = "TagResource"  # ownership before the value
                 self.client.tag_resource(SecretId=current.arn, Tags=self._tags(owner))
+                action = "PutSecretValue"
+                self.client.put_secret_value(SecretId=current.arn, **payload)
                 return
             action = "CreateSecret"
             self._create(name, payload, owner, change.path)
@@ -276,24 +280,37 @@ class AwsSecretsStore(SecretStore):
                     ) from None
                 raise
         self.client.restore_secret(SecretId=name)
-        self.client.put_secret_value(SecretId=name, **payload)
         self.client.tag_resource(SecretId=name, Tags=self._tags(owner))
+        self.client.put_secret_value(SecretId=name, **payload)
         log.info("%s '%s': restored a secret that was pending deletion", self.description, path)
 
     def _tags(self, owner: str | None) -> list[dict[str, str]]:
-        tags = {**self.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE}
-        if owner:
-            tags[TARGET_KEY] = owner
+        tags = {**self.tags, **owner_labels(owner or "")}
         return [{"Key": key, "Value": value} for key, value in tags.items()]
 
     def delete(self, secret: StoredSecret) -> None:
+        """Delete (recovery window unless ``force_delete``), only if its owner is still the
+        one that was read."""
         ref = secret.version
+        secret_id = ref.arn if isinstance(ref, AwsSecretRef) else self.prefix + secret.path
+        action = "DescribeSecret"
         try:
-            self._delete_arn(
-                ref.arn if isinstance(ref, AwsSecretRef) else self.prefix + secret.path
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise aws_failure(exc, self.description, "DeleteSecret", secret.path) from None
+            described = self.client.describe_secret(SecretId=secret_id)
+            if described.get("DeletedDate"):
+                return
+            if owner_from_labels(_tag_map(described.get("Tags"))) != secret.owner:
+                raise ConflictError(
+                    f"{self.description} '{secret.path}': its owner changed since it was read; "
+                    "not deleted"
+                )
+            action = "DeleteSecret"
+            self._delete_arn(secret_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == _NOT_FOUND:
+                return
+            raise aws_failure(exc, self.description, action, secret.path) from None
+        except BotoCoreError as exc:
+            raise aws_failure(exc, self.description, action, secret.path) from None
 
     def _delete_arn(self, secret_id: str) -> None:
         if self.force_delete:

@@ -8,20 +8,33 @@ object), or, where the backend allows it, a plain string or ``bytes`` (AWS binar
 from __future__ import annotations
 
 import json
+import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_secretsync.errors import StoreError
 
-MANAGED_BY_KEY = "managed-by"
-MANAGED_BY_VALUE = "airflow-secretsync"
-#: Tag / custom_metadata key naming the target that last wrote a secret.
-TARGET_KEY = "secretsync-target"
+if TYPE_CHECKING:
+    from airflow_secretsync.core.diff import TargetDiff
 
 SecretValue = Any  # dict | str | bytes (and nested JSON inside dicts)
+
+
+class Deadline:
+    """A point in time after which no new request is started (``None``: no deadline)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+
+    def check(self, what: str) -> None:
+        """Raise :class:`StoreError` naming ``what`` once the deadline has passed."""
+        if self._end is not None and time.monotonic() > self._end:
+            raise StoreError(f"{what}: gave up after the {self.seconds:g} s deadline of the target")
 
 
 @dataclass(frozen=True)
@@ -34,11 +47,18 @@ class StoredSecret:
 
     path: str
     value: SecretValue
-    managed: bool
+    #: The recorded owner (``<dag_id>/<target>``); ``""``: managed by an earlier version
+    #: without an owner; None: not created by this tool (see :mod:`.ownership`).
+    owner: str | None = None
     version: Any = None
 
+    @property
+    def managed(self) -> bool:
+        """Whether this tool created it (whoever owns it)."""
+        return self.owner is not None
+
     def __repr__(self) -> str:  # never show the value
-        return f"StoredSecret(path={self.path!r}, managed={self.managed}, version={self.version!r})"
+        return f"StoredSecret(path={self.path!r}, owner={self.owner!r}, version={self.version!r})"
 
 
 @dataclass(frozen=True)
@@ -65,11 +85,11 @@ class SecretStore(ABC):
 
     @abstractmethod
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
-        """Create or update one secret, marking it managed by this tool.
+        """Create or update one secret, recording ``owner`` (``<dag_id>/<target>``, see
+        :mod:`.ownership`) no later than the value.
 
-        ``owner`` is the target name (stored as a tag where the backend supports it). Raises
-        :class:`~airflow_secretsync.errors.ConflictError` if ``change.current`` is no longer
-        the current version.
+        Raises :class:`~airflow_secretsync.errors.ConflictError` if ``change.current`` is no
+        longer the current version.
         """
 
     @abstractmethod
@@ -90,31 +110,86 @@ class SecretStore(ABC):
         *,
         owner: str | None = None,
         parallel: int = 8,
+        done: set[str] | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
-        """Apply writes then deletes, up to ``parallel`` at a time; the first error is raised."""
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            for future in [pool.submit(self.write, w, owner=owner) for w in writes]:
-                future.result()
-            for future in [pool.submit(self.delete, s) for s in deletes]:
-                future.result()
+        """Apply writes, then (only if every write succeeded) deletes, up to ``parallel`` at a
+        time. The first error cancels what is still queued and is raised once the requests
+        already under way ended. ``done`` receives the path of each write or delete that
+        succeeded; no request starts after ``deadline``."""
+        done = set() if done is None else done
+        self._run_all(
+            [(w.path, lambda w=w: self.write(w, owner=owner)) for w in writes],
+            parallel,
+            done,
+            deadline,
+        )
+        self._run_all(
+            [(s.path, lambda s=s: self.delete(s)) for s in deletes], parallel, done, deadline
+        )
 
-    def replace_all(self, secrets: Mapping[str, SecretValue], *, owner: str | None = None) -> None:
-        """Make the location hold exactly ``secrets`` (the merge store's contract).
+    def _run_all(
+        self,
+        calls: Sequence[tuple[str, Callable[[], None]]],
+        parallel: int,
+        done: set[str],
+        deadline: Deadline | None,
+    ) -> None:
+        if not calls:
+            return
+        stop = threading.Event()  # set by the first error: no request starts after it
 
-        Writes only what changed and removes what is no longer there. Stores that can do this
-        in one request (S3: one object) override it.
-        """
-        from airflow_secretsync.compare import values_equal
+        def run(path: str, call: Callable[[], None]) -> None:
+            if stop.is_set():
+                return
+            try:
+                if deadline is not None:
+                    deadline.check(f"{self.description} '{path}'")
+                call()
+            except BaseException:
+                stop.set()
+                raise
+            done.add(path)
 
-        current = self.list_secrets()
-        writes = [
-            SecretWrite(path, value, current.get(path))
-            for path, value in secrets.items()
-            if path not in current
-            or not values_equal(current[path].value, self.to_stored(value, path=path))
-        ]
-        stale = [s for path, s in current.items() if path not in secrets]
-        self.apply(writes, stale, owner=owner)
+        pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+        try:
+            futures: list[Future[None]] = [pool.submit(run, path, call) for path, call in calls]
+            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in futures if f in finished and f.exception()), None)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failed is not None:
+            raise failed.exception()  # type: ignore[misc]
+
+    def replace_all(
+        self,
+        secrets: Mapping[str, SecretValue],
+        *,
+        owner: str,
+        adopt: bool = False,
+        max_deletions: int | None = None,
+        parallel: int = 8,
+        deadline: Deadline | None = None,
+    ) -> TargetDiff:
+        """Make the entries ``owner`` owns here exactly ``secrets`` (the merge store's
+        contract): writes what changed, deletes only entries ``owner`` owns that are not in
+        ``secrets``, never anything else. Refuses before any write, with a
+        :class:`StoreError`, when it would overwrite an entry ``owner`` does not own (unless
+        ``adopt``) or delete more than ``max_deletions``. Returns the diff it applied."""
+        from airflow_secretsync.core.diff import diff_secrets
+
+        diff = diff_secrets(
+            secrets,
+            self.list_secrets(),
+            owner=owner,
+            to_stored=self.to_stored,
+            delete_orphans=True,
+        )
+        problems = diff.problems(adopt=adopt, max_deletions=max_deletions)
+        if problems:
+            raise StoreError(f"{self.description}: {'; '.join(problems)}; nothing was written")
+        self.apply(diff.writes, diff.deletes, owner=owner, parallel=parallel, deadline=deadline)
+        return diff
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools."""

@@ -20,11 +20,26 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
 
 #: Botocore defaults: adaptive retries (client-side rate limiting and exponential backoff on
-#: throttling) and bounded connect time. ``config_kwargs`` in the connection extra win.
+#: throttling), bounded so that a dead or hung endpoint fails a call within about 30 s (3
+#: attempts of at most 5 s connect / 8 s read). ``config_kwargs`` in the connection extra win.
 AWS_CLIENT_DEFAULTS: dict[str, Any] = {
-    "retries": {"mode": "adaptive", "max_attempts": 5},
-    "connect_timeout": 10,
-    "read_timeout": 60,
+    "retries": {"mode": "adaptive", "max_attempts": 3},
+    "connect_timeout": 5,
+    "read_timeout": 8,
+}
+#: Vault (hvac/requests) defaults: connect / read timeouts in seconds, and bounded urllib3
+#: retries (connection failures and 412/5xx answers; a read timeout is not retried, so a hung
+#: server fails a request after one read timeout). ``client_kwargs`` ``timeout`` / ``session``
+#: in the connection extra win.
+VAULT_TIMEOUT = (5.0, 10.0)
+VAULT_RETRIES: dict[str, Any] = {
+    "total": 2,
+    "connect": 2,
+    "read": 0,
+    "status": 2,
+    "backoff_factor": 0.2,
+    "status_forcelist": (412, 500, 502, 503),
+    "raise_on_status": False,
 }
 #: The connection that may be absent: boto3's default credential chain is used instead.
 AWS_FALLBACK_CONN_ID = "aws_default"
@@ -109,7 +124,10 @@ def vault_connection(conn_id: str) -> VaultConnection:
     try:
         extra = VaultHook.get_connection(conn_id).extra_dejson
         namespace = extra.get("namespace")
-        hook = VaultHook(vault_conn_id=conn_id, **({"namespace": namespace} if namespace else {}))
+        options = _bounded_vault_client(extra.get("client_kwargs") or {})
+        if namespace:
+            options["namespace"] = namespace
+        hook = VaultHook(vault_conn_id=conn_id, **options)
         url = hook.vault_client.url
     except AirflowNotFoundException:
         raise StoreError(f"{where} is not defined") from None
@@ -130,6 +148,24 @@ def vault_connection(conn_id: str) -> VaultConnection:
             f"{where}: Vault at {url} answered {type(exc).__name__}: {detail}"
         ) from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
+
+
+def _bounded_vault_client(client_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``timeout`` and a ``session`` with bounded retries, unless the connection sets them."""
+    from requests import Session
+    from requests.adapters import HTTPAdapter
+    from urllib3.util import Retry
+
+    options: dict[str, Any] = {}
+    if "timeout" not in client_kwargs:
+        options["timeout"] = VAULT_TIMEOUT
+    if "session" not in client_kwargs:
+        session = Session()
+        adapter = HTTPAdapter(max_retries=Retry(**VAULT_RETRIES))
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        options["session"] = session
+    return options
 
 
 def aws_client(

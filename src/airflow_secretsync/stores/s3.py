@@ -1,8 +1,12 @@
 """The S3 merge store: ``desired(target)`` as one JSON object, plus a value-free manifest.
 
 ``<prefix>targets/<target>.json`` holds ``{"format": 1, "target": ..., "merged_at": ...,
-"secrets": {path: value}, "binary": {path: base64}}`` and is written with one PUT (readers see
-the old or the new merge, never a mix). ``<prefix>manifest.json`` lists every target's object,
+"secrets": {path: value}, "binary": {path: base64}, "owners": {path: owner}}`` and is written
+with one conditional PUT (readers see the old or the new merge, never a mix; a concurrent
+writer makes it a :class:`ConflictError`, re-read and retried by the engine). ``owners``
+records each entry's owner (``<dag_id>/<target>``, see :mod:`.ownership`) in the same PUT as
+the value; an object written before owners were recorded has only legacy entries.
+``<prefix>manifest.json`` lists every target's object,
 secret count, inherits, imports and merge time; it is updated with conditional writes
 (``If-Match``), so targets merged in parallel never lose each other's entries. Objects are
 encrypted with SSE-KMS when ``kms_key_id`` is set, SSE-S3 (AES256) otherwise.
@@ -21,15 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_secretsync.errors import StoreError
+from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.aws import aws_failure
 from airflow_secretsync.stores.base import (
+    Deadline,
     SecretStore,
     SecretValue,
     SecretWrite,
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.ownership import NO_OWNER
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -50,8 +56,8 @@ def _now() -> str:
 class S3MergeStore(SecretStore):
     """One target's merged secrets in ``s3://bucket/<prefix>targets/<target>.json``.
 
-    ``inherits`` and ``imports`` are only recorded in the manifest. There is no per-secret
-    version: the merge store belongs to this tool and one pipeline never runs twice at once.
+    ``inherits`` and ``imports`` are only recorded in the manifest. The object's ETag is the
+    version of every entry: changes are applied with ``If-Match`` on the ETag that was listed.
     """
 
     def __init__(
@@ -76,27 +82,36 @@ class S3MergeStore(SecretStore):
         self.manifest_key = f"{prefix}{MANIFEST_NAME}"
         self.description = f"s3://{bucket}/{self.key}"
         self._lock = threading.Lock()
+        #: The ETag the last listing saw (None: no object), if listed: changes diffed against
+        #: that listing are applied only to that version.
+        self._listed: tuple[str | None] | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
     def list_secrets(self) -> dict[str, StoredSecret]:
+        secrets, owners, etag = self._read_object()
+        self._listed = (etag,)
         return {
-            path: StoredSecret(path=path, value=value, managed=True)
-            for path, value in self._read_secrets().items()
+            path: StoredSecret(
+                path=path, value=value, owner=owners.get(path, NO_OWNER), version=etag
+            )
+            for path, value in secrets.items()
         }
 
-    def _read_secrets(self) -> dict[str, SecretValue]:
-        document, _ = self._get_json(self.key)
+    def _read_object(self) -> tuple[dict[str, SecretValue], dict[str, str], str | None]:
+        """``(secrets, owners, etag)`` of the target object (empty, None when absent)."""
+        document, etag = self._get_json(self.key)
         if document is None:
-            return {}
+            return {}, {}, None
         try:
             secrets = dict(document["secrets"])
             secrets.update(
                 {path: base64.b64decode(text) for path, text in document["binary"].items()}
             )
+            owners = dict(document.get("owners") or {})
         except (KeyError, TypeError, ValueError, AttributeError, binascii.Error):
             raise StoreError(f"{self.description}: not a merge store object") from None
-        return secrets
+        return secrets, owners, etag
 
     def _get_json(self, key: str) -> tuple[Any, str | None]:
         """``(document, etag)``, or ``(None, None)`` when the object does not exist."""
@@ -121,27 +136,55 @@ class S3MergeStore(SecretStore):
             return value
         return json_normalized(value, f"{self.description} '{path}'" if path else self.description)
 
-    def replace_all(self, secrets: Mapping[str, SecretValue], *, owner: str | None = None) -> None:
-        """Write the whole target object with one PUT, then record it in the manifest."""
+    def apply(
+        self,
+        writes: Sequence[SecretWrite],
+        deletes: Sequence[StoredSecret] = (),
+        *,
+        owner: str | None = None,
+        parallel: int = 8,
+        done: set[str] | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        """All writes and deletes in one conditional PUT of the object, then the manifest.
+
+        A :class:`ConflictError` if the object changed since this store last listed it.
+        """
+        if not writes and not deletes:
+            return
+        if deadline is not None:
+            deadline.check(self.description)
         with self._lock:
-            self._put_secrets(secrets)
+            secrets, owners, etag = self._read_object()
+            if self._listed is not None and self._listed != (etag,):
+                raise self._conflict()
+            for change in writes:
+                secrets[change.path] = change.value
+                owners[change.path] = owner or NO_OWNER
+            for secret in deletes:
+                secrets.pop(secret.path, None)
+                owners.pop(secret.path, None)
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            if not self._put_secrets(secrets, owners, **condition):
+                raise self._conflict()
+            self._listed = None
+        if done is not None:
+            done.update(c.path for c in [*writes, *deletes])
         self._update_manifest(len(secrets))
         log.info("%s: wrote %d secrets", self.description, len(secrets))
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
-        """Read-modify-write of the object (``replace_all`` is the efficient path)."""
-        with self._lock:
-            secrets = self._read_secrets()
-            secrets[change.path] = change.value
-            self._put_secrets(secrets)
+        self.apply([change], owner=owner)
 
     def delete(self, secret: StoredSecret) -> None:
-        with self._lock:
-            secrets = self._read_secrets()
-            if secrets.pop(secret.path, None) is not None:
-                self._put_secrets(secrets)
+        self.apply([], [secret])
 
-    def _put_secrets(self, secrets: Mapping[str, SecretValue]) -> None:
+    def _conflict(self) -> ConflictError:
+        return ConflictError(f"{self.description}: changed by another run since it was read")
+
+    def _put_secrets(
+        self, secrets: Mapping[str, SecretValue], owners: Mapping[str, str], **conditions: str
+    ) -> bool:
         plain, binary = {}, {}
         for path, value in secrets.items():
             if isinstance(value, bytes):
@@ -154,8 +197,9 @@ class S3MergeStore(SecretStore):
             "merged_at": _now(),
             "secrets": dict(sorted(plain.items())),
             "binary": dict(sorted(binary.items())),
+            "owners": dict(sorted(owners.items())),
         }
-        self._put(self.key, document)
+        return self._put(self.key, document, **conditions)
 
     def _put(self, key: str, document: Any, **conditions: str) -> bool:
         """PUT ``document`` as JSON, encrypted; False when a condition (If-Match...) failed."""

@@ -5,7 +5,9 @@ is, other JSON values as their JSON text) and marked ``secretsync-value=string|j
 secret's ``custom_metadata``, so reading it back gives the original value (a Vault merge store
 is as faithful as S3); ``bytes`` cannot be stored and raise a :class:`StoreError` naming the
 path. Ownership lives in ``custom_metadata`` too (``managed-by=airflow-secretsync``,
-``secretsync-target=<target>``); writes are check-and-set against the version that was read.
+``secretsync-owner=<dag_id>/<target>``, see :mod:`.ownership`) and is written *before* the
+data; data writes are check-and-set against the version that was read, and a delete first
+checks that the secret is still the version and owner that were read.
 """
 
 from __future__ import annotations
@@ -13,16 +15,15 @@ from __future__ import annotations
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hvac import utils as hvac_utils
 from hvac.exceptions import InvalidPath, InvalidRequest
 
+from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import (
-    MANAGED_BY_KEY,
-    MANAGED_BY_VALUE,
-    TARGET_KEY,
     SecretStore,
     SecretValue,
     SecretWrite,
@@ -30,6 +31,13 @@ from airflow_secretsync.stores.base import (
     json_normalized,
 )
 from airflow_secretsync.stores.connections import vault_failure
+from airflow_secretsync.stores.ownership import (
+    LEGACY_TARGET_KEY,
+    MANAGED_BY_KEY,
+    OWNER_KEY,
+    owner_from_labels,
+    owner_labels,
+)
 
 if TYPE_CHECKING:
     from airflow_secretsync.stores.connections import VaultConnection
@@ -43,6 +51,14 @@ DEFAULT_WORKERS = 8
 #: custom_metadata key marking a non-dict value stored as ``{"value": <text>}``.
 VALUE_KIND_KEY = "secretsync-value"
 WRAPPED = "value"
+
+
+@dataclass(frozen=True)
+class VaultVersion:
+    """What a write needs of a listed secret: its version (check-and-set) and value kind."""
+
+    number: int
+    kind: str | None = None
 
 
 def wrap(value: SecretValue) -> tuple[dict, str | None]:
@@ -151,8 +167,8 @@ class VaultStore(SecretStore):
         return StoredSecret(
             path=relpath,
             value=unwrap(data["data"], custom.get(VALUE_KIND_KEY)),
-            managed=custom.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE,
-            version=int(metadata["version"]),
+            owner=owner_from_labels(custom),
+            version=VaultVersion(int(metadata["version"]), custom.get(VALUE_KIND_KEY)),
         )
 
     # -- writing -----------------------------------------------------------------------------
@@ -168,34 +184,71 @@ class VaultStore(SecretStore):
         return json_normalized(value, where)
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+        """Ownership first, then the data (check-and-set): a crash in between leaves either a
+        metadata-only entry (no value: invisible, re-created by the next run) or an owned
+        secret holding its previous value, never an unowned value this tool wrote."""
         check_segments(change.path, self.description)
-        data, kind = wrap(self.to_stored(change.value, path=change.path))
-        full = self._full(change.path)
-        if change.current is not None:
-            cas = change.current.version
-        else:
+        value = self.to_stored(change.value, path=change.path)
+        data, kind = wrap(value)
+        labels: dict[str, str | None] = {
+            **owner_labels(owner or ""),
+            VALUE_KIND_KEY: kind,
+            LEGACY_TARGET_KEY: None,
+        }
+        current = change.current
+        if current is None:
             cas = self._deleted_versions.get(change.path, 0)
+            self._claim_new(change.path, cas, labels)
+        else:
+            cas = current.version.number
+            if current.owner != owner or current.version.kind != kind:
+                self._patch_metadata(change.path, labels)
         try:
             self._kv.create_or_update_secret(
-                path=full, secret=data, cas=cas, mount_point=self.mount
+                path=self._full(change.path), secret=data, cas=cas, mount_point=self.mount
             )
         except InvalidRequest as exc:
-            if "check-and-set" in " ".join(exc.errors or []):
-                raise ConflictError(
-                    f"{self.description} '{change.path}': changed since it was read "
-                    f"(expected version {cas}); not overwritten"
-                ) from None
-            raise vault_failure(exc, self.description, self.connection, change.path) from None
+            if "check-and-set" not in " ".join(exc.errors or []):
+                raise vault_failure(exc, self.description, self.connection, change.path) from None
+            if current is None:
+                self._withdraw_claim(change.path, value, owner)
+            raise self._conflict(
+                change.path, f"changed since it was read (expected version {cas}); not overwritten"
+            ) from None
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, change.path) from None
-        self._mark_managed(change.path, owner, kind)
 
-    def _mark_managed(self, relpath: str, owner: str | None, kind: str | None) -> None:
-        """Merge ownership and the value kind into ``custom_metadata`` (a JSON merge PATCH:
-        the user's other keys stay, ``None`` removes a key)."""
-        custom = {MANAGED_BY_KEY: MANAGED_BY_VALUE, VALUE_KIND_KEY: kind}
-        if owner:
-            custom[TARGET_KEY] = owner
+    def _claim_new(self, relpath: str, cas: int, labels: dict[str, str | None]) -> None:
+        """Record ownership of a secret about to be created (version ``cas`` is current:
+        0 = none, else its latest version was deleted); a conflict if it was created since."""
+        metadata = self._metadata(relpath)
+        if metadata is None:
+            custom = {k: v for k, v in labels.items() if v is not None}
+            try:
+                self._kv.update_metadata(
+                    path=self._full(relpath), mount_point=self.mount, custom_metadata=custom
+                )
+            except Exception as exc:
+                raise vault_failure(exc, self.description, self.connection, relpath) from None
+        elif int(metadata.get("current_version") or 0) != cas:
+            raise self._conflict(
+                relpath, "created by someone else after it was read; not overwritten"
+            )
+        else:
+            self._patch_metadata(relpath, labels)
+
+    def _withdraw_claim(self, relpath: str, value: SecretValue, owner: str | None) -> None:
+        """After losing a create race: the secret is someone else's unless it holds exactly
+        what this write wanted (then it is the same pipeline's concurrent run)."""
+        latest = self._read(relpath)
+        if latest is not None and latest.owner == owner and not values_equal(latest.value, value):
+            self._patch_metadata(
+                relpath, {MANAGED_BY_KEY: None, OWNER_KEY: None, VALUE_KIND_KEY: None}
+            )
+
+    def _patch_metadata(self, relpath: str, custom: dict[str, str | None]) -> None:
+        """Merge ``custom`` into ``custom_metadata`` (a JSON merge PATCH: the user's other
+        keys stay, ``None`` removes a key)."""
         url = hvac_utils.format_url(
             "/v1/{mount}/metadata/{path}", mount=self.mount, path=self._full(relpath)
         )
@@ -209,7 +262,29 @@ class VaultStore(SecretStore):
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, relpath) from None
 
+    def _metadata(self, relpath: str) -> dict | None:
+        """The secret's metadata, None if there is none."""
+        try:
+            response = self._kv.read_secret_metadata(
+                path=self._full(relpath), mount_point=self.mount
+            )
+        except InvalidPath:
+            return None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, relpath) from None
+        return response.get("data") or {}
+
     def delete(self, secret: StoredSecret) -> None:
+        """Delete metadata and all versions, only if still the version and owner read."""
+        metadata = self._metadata(secret.path)
+        if metadata is None:
+            return
+        version = secret.version.number if isinstance(secret.version, VaultVersion) else None
+        if (
+            int(metadata.get("current_version") or 0) != version
+            or owner_from_labels(metadata.get("custom_metadata")) != secret.owner
+        ):
+            raise self._conflict(secret.path, "changed since it was read; not deleted")
         try:
             self._kv.delete_metadata_and_all_versions(
                 path=self._full(secret.path), mount_point=self.mount
@@ -218,6 +293,9 @@ class VaultStore(SecretStore):
             return
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, secret.path) from None
+
+    def _conflict(self, relpath: str, why: str) -> ConflictError:
+        return ConflictError(f"{self.description} '{relpath}': {why}")
 
     def _full(self, relpath: str) -> str:
         return "/".join(p for p in (self.path, relpath) if p)
