@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import SecretWrite
 from tests.stores.conftest import CANARY, unique
@@ -94,10 +95,10 @@ def test_create_sets_tags_and_kms_key_then_put_only_changes_the_value(factory, s
 
 def test_unchanged_secrets_are_not_written(factory, sm, prefix) -> None:
     store = destination(factory, prefix)
-    store.replace_all({"a": {"x": 1}, "b": "text"}, owner="T")
+    replace_merged(store, {"a": {"x": 1}, "b": "text"}, owner="T")
     calls = count_calls(store.client)
 
-    store.replace_all({"a": {"x": 1.0}, "b": "text"}, owner="T")
+    replace_merged(store, {"a": {"x": 1.0}, "b": "text"}, owner="T")
 
     assert calls["PutSecretValue"] == 0
     assert calls["CreateSecret"] == 0

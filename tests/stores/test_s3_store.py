@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import StoreError
 from airflow_secretsync.stores.base import SecretWrite
 from tests.stores.conftest import CANARY, unique
@@ -50,11 +51,11 @@ def count_puts(client) -> Counter:
     return puts
 
 
-def test_replace_all_writes_one_object_with_one_put(factory, s3, bucket) -> None:
+def test_replace_merged_writes_one_object_with_one_put(factory, s3, bucket) -> None:
     store = merge_factory(factory, bucket).merge_store("Staging")
     puts = count_puts(store.client)
 
-    store.replace_all(SECRETS, owner="Staging")
+    replace_merged(store, SECRETS, owner="Staging")
 
     assert puts["merged/targets/Staging.json"] == 1
     body = s3.get_object(Bucket=bucket, Key="merged/targets/Staging.json")["Body"].read()
@@ -66,10 +67,10 @@ def test_replace_all_writes_one_object_with_one_put(factory, s3, bucket) -> None
     assert all(s.managed for s in store.list_secrets().values())
 
 
-def test_replace_all_drops_secrets_left_over_from_an_earlier_merge(factory, bucket) -> None:
+def test_replace_merged_drops_secrets_left_over_from_an_earlier_merge(factory, bucket) -> None:
     store = merge_factory(factory, bucket).merge_store("Base")
-    store.replace_all(SECRETS, owner="Base")
-    store.replace_all({"only": {"v": 1}}, owner="Base")
+    replace_merged(store, SECRETS, owner="Base")
+    replace_merged(store, {"only": {"v": 1}}, owner="Base")
     assert {p: s.value for p, s in store.list_secrets().items()} == {"only": {"v": 1}}
 
 
@@ -77,8 +78,8 @@ def test_manifest_lists_targets_counts_imports_and_times_without_values(
     factory, s3, bucket
 ) -> None:
     made = merge_factory(factory, bucket)
-    made.merge_store("Base").replace_all({"a": {"v": CANARY}}, owner="Base")
-    made.merge_store("Staging").replace_all(SECRETS, owner="Staging")
+    replace_merged(made.merge_store("Base"), {"a": {"v": CANARY}}, owner="Base")
+    replace_merged(made.merge_store("Staging"), SECRETS, owner="Staging")
 
     body = s3.get_object(Bucket=bucket, Key="merged/manifest.json")["Body"].read().decode()
     manifest = json.loads(body)
@@ -102,21 +103,27 @@ def test_parallel_merges_keep_every_manifest_entry(factory, s3, bucket) -> None:
         merge_store={"s3": {"bucket": bucket, "prefix": "m/"}},
     )
     with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda t: made.merge_store(t).replace_all({"k": {"t": t}}, owner=t), targets))
+        list(
+            pool.map(
+                lambda t: replace_merged(made.merge_store(t), {"k": {"t": t}}, owner=t), targets
+            )
+        )
 
     manifest = json.loads(s3.get_object(Bucket=bucket, Key="m/manifest.json")["Body"].read())
     assert set(manifest["targets"]) == set(targets)
 
 
 def test_objects_use_sse_s3_by_default(factory, s3, bucket) -> None:
-    merge_factory(factory, bucket).merge_store("Base").replace_all({"a": {"v": 1}}, owner="p/Base")
+    replace_merged(
+        merge_factory(factory, bucket).merge_store("Base"), {"a": {"v": 1}}, owner="p/Base"
+    )
     for key in ("merged/targets/Base.json", "merged/manifest.json"):
         assert s3.head_object(Bucket=bucket, Key=key)["ServerSideEncryption"] == "AES256"
 
 
 def test_objects_use_sse_kms_when_a_key_is_set(factory, s3, bucket) -> None:
     made = merge_factory(factory, bucket, kms_key_id="alias/merge-store")
-    made.merge_store("Base").replace_all({"a": {"v": 1}}, owner="p/Base")
+    replace_merged(made.merge_store("Base"), {"a": {"v": 1}}, owner="p/Base")
     for key in ("merged/targets/Base.json", "merged/manifest.json"):
         head = s3.head_object(Bucket=bucket, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
@@ -129,7 +136,7 @@ def test_missing_object_is_an_empty_merge(factory, bucket) -> None:
 
 def test_single_writes_and_deletes_read_modify_write(factory, bucket) -> None:
     store = merge_factory(factory, bucket).merge_store("Base")
-    store.replace_all({"a": {"v": 1}, "b": "x"}, owner="p/Base")
+    replace_merged(store, {"a": {"v": 1}, "b": "x"}, owner="p/Base")
 
     store.write(SecretWrite("c", b"\x01"))
     store.delete(store.list_secrets()["a"])
@@ -144,5 +151,5 @@ def test_unreadable_object_and_missing_bucket_are_clear_errors(factory, s3, buck
 
     store = merge_factory(factory, unique("no-bucket")).merge_store("Base")
     with pytest.raises(StoreError, match="GetObject: NoSuchBucket") as exc:
-        store.replace_all({"a": {"v": CANARY}}, owner="p/Base")
+        replace_merged(store, {"a": {"v": CANARY}}, owner="p/Base")
     assert CANARY not in str(exc.value)

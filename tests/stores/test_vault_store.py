@@ -7,6 +7,7 @@ import logging
 import pytest
 from hvac.exceptions import InvalidPath
 
+from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores import vault as vault_module
 from airflow_secretsync.stores.base import SecretWrite
@@ -320,7 +321,7 @@ def test_namespace_comes_from_the_connection(
     assert secrets["app"].value == {"ns": namespace}
 
 
-def test_vault_merge_store_replace_all_holds_exactly_the_given_secrets(
+def test_vault_merge_store_replace_merged_holds_exactly_the_given_secrets(
     factory, vault_client, root
 ) -> None:
     made = factory(
@@ -330,8 +331,8 @@ def test_vault_merge_store_replace_all_holds_exactly_the_given_secrets(
     )
     store = made.merge_store("Base")
     assert store.description == f"vault://secret/{root}/merged/Base"
-    store.replace_all({"a": {"v": 1}, "b/c": {"v": 2}}, owner="Base")
-    store.replace_all({"a": {"v": 1}, "d": "text"}, owner="Base")
+    replace_merged(store, {"a": {"v": 1}, "b/c": {"v": 2}}, owner="Base")
+    replace_merged(store, {"a": {"v": 1}, "d": "text"}, owner="Base")
 
     secrets = store.list_secrets()
 

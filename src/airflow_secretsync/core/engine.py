@@ -20,6 +20,7 @@ from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.config.pipeline import PipelineGraph, task_id
 from airflow_secretsync.core.diff import Change, TargetDiff, diff_secrets
 from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
+from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import ConflictError, SecretSyncError
 from airflow_secretsync.stores.base import Deadline, SecretStore
@@ -182,7 +183,8 @@ class Engine:
                 deadline = self._deadline()
                 for attempt in self._conflict_retries():
                     with attempt:
-                        self.stores.merge_store(target).replace_all(
+                        replace_merged(
+                            self.stores.merge_store(target),
                             secrets,
                             owner=self.owner(target),
                             adopt=self.config.targets[target].adopt,

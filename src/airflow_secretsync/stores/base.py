@@ -11,15 +11,12 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_secretsync.errors import StoreError
-
-if TYPE_CHECKING:
-    from airflow_secretsync.core.diff import TargetDiff
 
 SecretValue = Any  # dict | str | bytes (and nested JSON inside dicts)
 
@@ -160,36 +157,6 @@ class SecretStore(ABC):
             pool.shutdown(wait=True, cancel_futures=True)
         if failed is not None:
             raise failed.exception()  # type: ignore[misc]
-
-    def replace_all(
-        self,
-        secrets: Mapping[str, SecretValue],
-        *,
-        owner: str,
-        adopt: bool = False,
-        max_deletions: int | None = None,
-        parallel: int = 8,
-        deadline: Deadline | None = None,
-    ) -> TargetDiff:
-        """Make the entries ``owner`` owns here exactly ``secrets`` (the merge store's
-        contract): writes what changed, deletes only entries ``owner`` owns that are not in
-        ``secrets``, never anything else. Refuses before any write, with a
-        :class:`StoreError`, when it would overwrite an entry ``owner`` does not own (unless
-        ``adopt``) or delete more than ``max_deletions``. Returns the diff it applied."""
-        from airflow_secretsync.core.diff import diff_secrets
-
-        diff = diff_secrets(
-            secrets,
-            self.list_secrets(),
-            owner=owner,
-            to_stored=self.to_stored,
-            delete_orphans=True,
-        )
-        problems = diff.problems(adopt=adopt, max_deletions=max_deletions)
-        if problems:
-            raise StoreError(f"{self.description}: {'; '.join(problems)}; nothing was written")
-        self.apply(diff.writes, diff.deletes, owner=owner, parallel=parallel, deadline=deadline)
-        return diff
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools."""
