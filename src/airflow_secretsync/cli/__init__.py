@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from airflow_secretsync import __version__
+from airflow_secretsync.core.render import plain_text
 from airflow_secretsync.errors import SecretSyncError
 
 EXIT_OK = 0
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except SecretSyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {plain_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

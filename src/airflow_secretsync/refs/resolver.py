@@ -16,6 +16,7 @@ from airflow_secretsync.refs.reference import (
     check_provider_name,
     parse_reference,
 )
+from airflow_secretsync.stores.server_errors import server_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +40,19 @@ class SecretResult:
 
 
 def describe_error(exc: BaseException) -> str:
-    """Describe ``exc`` without risking a secret value: its type, plus an AWS error code.
+    """Describe ``exc`` without risking a secret value (never a server's error body).
 
     Messages are kept only where their content is known: this package's own errors, import
-    errors and Airflow's "connection not defined".
+    errors and Airflow's "connection not defined"; Vault and AWS failures are described by
+    :func:`~airflow_secretsync.stores.server_errors.server_reason`; others by their type.
     """
     name = type(exc).__name__
     if isinstance(exc, SecretSyncError):
         return str(exc)
     if isinstance(exc, ImportError) or name == "AirflowNotFoundException":
         return f"{name}: {exc}"
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return f"{name} ({code})" if code and code != name else name
+    reason = server_reason(exc)
+    return f"{name} ({reason})" if reason else name
 
 
 def is_access_denied(exc: BaseException) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_secretsync.errors import StoreError, require_extra
+from airflow_secretsync.stores.server_errors import aws_reason, vault_reason
 
 if TYPE_CHECKING:
     import hvac
@@ -102,10 +103,7 @@ def vault_connection(conn_id: str) -> VaultConnection:
             f"{where}: Vault at {url} rejected the credentials (authentication failed)"
         ) from None
     except VaultError as exc:  # e.g. an AppRole / Kubernetes login refused
-        detail = "; ".join(exc.errors or []) or "no detail"
-        raise StoreError(
-            f"{where}: Vault at {url} answered {type(exc).__name__}: {detail}"
-        ) from None
+        raise StoreError(f"{where}: Vault at {url} answered {vault_reason(exc)}") from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
 
 
@@ -147,8 +145,9 @@ def aws_client(
             settings.assume_role_method = settings.assume_role_method or "assume_role"
         return hook.get_conn()
     except (BotoCoreError, ClientError) as exc:
-        detail = exc.response["Error"].get("Code") if isinstance(exc, ClientError) else exc
         assuming = f" assuming {role_arn}" if role_arn else ""
-        raise StoreError(f"{where}: cannot create a {service} client{assuming}: {detail}") from None
+        raise StoreError(
+            f"{where}: cannot create a {service} client{assuming}: {aws_reason(exc)}"
+        ) from None
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise StoreError(f"{where} is invalid: {exc}") from None

@@ -15,16 +15,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import requests
 from hvac import utils as hvac_utils
 from hvac.exceptions import (
-    Forbidden,
     InvalidPath,
     InvalidRequest,
-    RateLimitExceeded,
-    Unauthorized,
-    VaultDown,
-    VaultError,
 )
 
 from airflow_secretsync.errors import ConflictError, StoreError
@@ -38,6 +32,7 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.server_errors import vault_reason
 
 if TYPE_CHECKING:
     from airflow_secretsync.stores.connections import VaultConnection
@@ -80,20 +75,7 @@ def vault_failure(
 ) -> StoreError:
     """A value-free :class:`StoreError` for a failed Vault request."""
     what = f"{location} '{path}'" if path else location
-    if isinstance(exc, requests.RequestException):
-        reason = f"cannot reach Vault ({type(exc).__name__})"
-    elif isinstance(exc, Forbidden):
-        reason = "permission denied (the token is invalid, expired or lacks a policy for this path)"
-    elif isinstance(exc, Unauthorized):
-        reason = "authentication failed"
-    elif isinstance(exc, VaultDown):
-        reason = "Vault is sealed or unavailable"
-    elif isinstance(exc, RateLimitExceeded):
-        reason = "rate limited by Vault"
-    elif isinstance(exc, VaultError):
-        reason = f"{type(exc).__name__}: {'; '.join(exc.errors or []) or 'no detail'}"
-    else:
-        reason = f"unexpected {type(exc).__name__}"
+    reason = vault_reason(exc)
     return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
 
 
