@@ -10,8 +10,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Literal
 
-from airflow_secretsync.errors import MissingExtraError, SecretReferenceError
+from airflow_secretsync.errors import (
+    MissingExtraError,
+    SecretAccessDeniedError,
+    SecretReferenceError,
+)
 from airflow_secretsync.refs.cache import SecretsCache
 from airflow_secretsync.refs.reference import SecretReference, parse_reference
 from airflow_secretsync.refs.resolver import SecretsResolver, describe_error, is_access_denied
@@ -73,6 +78,7 @@ def get_secret(
     vault_mount: str = "secret",
     vault_field: str | None = "value",
     cache: SecretsCache | None = None,
+    on_access_denied: Literal["fail", "continue"] = "fail",
 ) -> str | None:
     """Find a secret by name, first hit wins; empty strings count as unset.
 
@@ -83,8 +89,9 @@ def get_secret(
     4. Vault KV v2 ``vault_mount/secret_name``, key ``vault_field`` (``None``: the whole JSON).
 
     A store whose extra is not installed is skipped silently; a store that fails is logged
-    (without values) and skipped. Nothing found: ``None``, or :class:`SecretReferenceError`
-    naming what was tried when ``required``.
+    (without values) and skipped. A store that denies access stops the search
+    (:class:`SecretAccessDeniedError`) unless ``on_access_denied="continue"``. Nothing found:
+    ``None``, or :class:`SecretReferenceError` naming what was tried when ``required``.
     """
     if value:
         return _mask(value)
@@ -109,7 +116,8 @@ def get_secret(
             log.debug("Skipping %s for secret %s: %s", ref.provider, name, exc)
             continue
         except Exception as exc:
-            if is_access_denied(exc):
+            denied = isinstance(exc, SecretAccessDeniedError) and on_access_denied == "fail"
+            if denied or is_access_denied(exc):
                 raise
             failures.append(f"{ref.provider} ({describe_error(exc)})")
             log.warning("Secret %s: %s failed, trying the next store", name, failures[-1])

@@ -9,14 +9,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from airflow_secretsync.errors import MissingExtraError, SecretReferenceError, SecretSyncError
+from airflow_secretsync.errors import (
+    MissingExtraError,
+    SecretAccessDeniedError,
+    SecretReferenceError,
+    SecretSyncError,
+)
 from airflow_secretsync.refs.providers import BUILTIN_PROVIDERS, SecretsProvider
 from airflow_secretsync.refs.reference import (
     SecretReference,
     check_provider_name,
     parse_reference,
 )
-from airflow_secretsync.stores.server_errors import server_reason
+from airflow_secretsync.stores.server_errors import is_denied, server_reason
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +158,8 @@ class SecretsResolver:
         except Exception as exc:
             if is_access_denied(exc):
                 raise
-            raise SecretReferenceError(
-                f"cannot resolve {ref.render()!r}: {describe_error(exc)}"
-            ) from None
+            error = SecretAccessDeniedError if is_denied(exc) else SecretReferenceError
+            raise error(f"cannot resolve {ref.render()!r}: {describe_error(exc)}") from None
 
 
 def select(ref: SecretReference, raw: str | None) -> str | None:
