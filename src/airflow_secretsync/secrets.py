@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
-from airflow.sdk.log import mask_secret
 from airflow.secrets import BaseSecretsBackend
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -32,6 +31,7 @@ from airflow_secretsync.refs.cache import (
     DEFAULT_TTL_SECONDS,
     SecretsCache,
 )
+from airflow_secretsync.refs.masking import mask_in_airflow_logs
 from airflow_secretsync.refs.reference import SHOWN_PARAMS, SecretReference, check_key
 from airflow_secretsync.refs.resolver import SecretsResolver, describe_error, is_access_denied
 
@@ -251,8 +251,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
             for entry in self.entries:
                 value = self._ask(entry, kind, name)
                 if value is not None:
-                    mask_secret(value)
-                    return value
+                    return mask_in_airflow_logs(value)
             return None
         finally:
             _busy.active = False

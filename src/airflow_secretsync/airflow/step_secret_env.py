@@ -1,6 +1,6 @@
 """The run-time half of step secrets: resolve a task's references and export them, scoped.
 
-Airflow-free apart from ``mask_secret``, so the CLI uses it as well as the operators.
+Airflow-free apart from the masking of values, so the CLI uses it as well as the operators.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from airflow.sdk.log import mask_secret
-
 from airflow_secretsync.errors import SecretReferenceError, SecretSyncError
 from airflow_secretsync.refs import parse_reference, resolve_reference
 
 
 def resolve_step_secrets(task_id: str, secrets: Mapping[str, str]) -> dict[str, str]:
-    """``{ENV_NAME: value}`` for ``{ENV_NAME: reference}``, each value masked in Airflow logs.
+    """``{ENV_NAME: value}`` for ``{ENV_NAME: reference}``, each value masked in Airflow logs
+    (without a name; each line and JSON field too, see :mod:`airflow_secretsync.refs.masking`).
 
     Raises :class:`SecretReferenceError` naming the task, the variable and the reference (never
     a value) for the first reference that cannot be resolved. ``secrets`` hold valid references
@@ -33,8 +32,7 @@ def resolve_step_secrets(task_id: str, secrets: Mapping[str, str]) -> dict[str, 
                 f"task '{task_id}': step secret {name} = "
                 f"{parse_reference(reference).render()!r} cannot be resolved: {reason}"
             ) from None
-        mask_secret(value)  # no name: Airflow ignores a mask whose name does not look sensitive
-        values[name] = value
+        values[name] = value  # masked by resolve_reference: lines and JSON fields too
     return values
 
 

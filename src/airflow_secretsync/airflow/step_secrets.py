@@ -24,6 +24,7 @@ from airflow_secretsync.config import PipelineConfig, build_plan
 from airflow_secretsync.config.checks import ENV_NAME
 from airflow_secretsync.errors import ConfigError, SecretSyncError
 from airflow_secretsync.refs import parse_reference
+from airflow_secretsync.refs.masking import REDACTED, redact_pieces, secret_pieces
 
 #: The operator attribute holding its ``{ENV_NAME: reference}``.
 STEP_SECRETS_ATTR = "secretsync_step_secrets"
@@ -99,7 +100,18 @@ def _execute_with_step_secrets(self: BaseOperator, context: Context) -> Any:
     secrets = getattr(self, STEP_SECRETS_ATTR)
     with step_secret_environment(self.task_id, secrets) as values, _explicit_env(self, values):
         self.log.info("Step secrets in the environment: %s", ", ".join(sorted(values)))
-        return type(self).execute(self, context)
+        pieces = {piece for value in values.values() for piece in secret_pieces(value)}
+        result = type(self).execute(self, context)
+    # The return value becomes an XCom (BashOperator: the last line printed), which Airflow
+    # never masks: step secret values in it are replaced before it is pushed.
+    clean, found = redact_pieces(result, pieces)
+    if found:
+        self.log.warning(
+            "The return value of task %s held a step secret value; replaced by %s in XCom",
+            self.task_id,
+            REDACTED,
+        )
+    return clean
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from airflow_secretsync.errors import (
     SecretReferenceError,
 )
 from airflow_secretsync.refs.cache import SecretsCache
+from airflow_secretsync.refs.masking import mask_in_airflow_logs
 from airflow_secretsync.refs.reference import SecretReference, parse_reference
 from airflow_secretsync.refs.resolver import SecretsResolver, describe_error, is_access_denied
 
@@ -37,10 +38,7 @@ def default_cache() -> SecretsCache:
 
 
 def _mask(value: str) -> str:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(value)
-    return value
+    return mask_in_airflow_logs(value)
 
 
 def resolve_reference(text: str, *, cache: SecretsCache | None = None) -> str:
