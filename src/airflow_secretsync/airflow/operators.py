@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_secretsync.airflow.params import run_options
+from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import load_config
 from airflow_secretsync.core.engine import Engine
 from airflow_secretsync.core.render import render_human
@@ -30,19 +31,22 @@ class _TargetOperator(BaseOperator):
 
     def run_engine(self, context: Context, action: str) -> Any:
         config = load_config(self.config_path)
-        stores = StoreFactory(config)
-        try:
-            engine = Engine(config, stores, run_options(config, context["params"]))
-            selected = engine.merges if action == "merge" else engine.syncs
-            if not selected(self.target):
-                raise AirflowSkipException(f"target '{self.target}' is not selected for {action}")
-            return (
-                engine.merge_target(self.target)
-                if action == "merge"
-                else (engine.sync_target(self.target))
-            )
-        finally:
-            stores.close()
+        with quiet_client_loggers():  # no request or response body at any log level
+            stores = StoreFactory(config)
+            try:
+                engine = Engine(config, stores, run_options(config, context["params"]))
+                selected = engine.merges if action == "merge" else engine.syncs
+                if not selected(self.target):
+                    raise AirflowSkipException(
+                        f"target '{self.target}' is not selected for {action}"
+                    )
+                return (
+                    engine.merge_target(self.target)
+                    if action == "merge"
+                    else (engine.sync_target(self.target))
+                )
+            finally:
+                stores.close()
 
 
 class MergeSecretsOperator(_TargetOperator):

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
+from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.errors import (
     MissingExtraError,
     SecretAccessDeniedError,
@@ -152,7 +153,8 @@ class SecretsResolver:
         except SecretReferenceError as exc:
             raise SecretReferenceError(f"{ref.render()!r}: {exc}") from None
         try:
-            return provider.get_secret(ref.key, **ref.params)
+            with quiet_client_loggers():
+                return provider.get_secret(ref.key, **ref.params)
         except (SecretReferenceError, MissingExtraError):
             raise
         except Exception as exc:
