@@ -27,6 +27,10 @@ class SecretReferenceError(SecretSyncError):
     """A secret reference is malformed or cannot be resolved."""
 
 
+class SecretAccessDeniedError(SecretReferenceError):
+    """The store refused to show a secret (Vault 403, AWS AccessDenied): look-ups stop here."""
+
+
 class MissingExtraError(SecretSyncError):
     """An optional dependency is not installed."""
 

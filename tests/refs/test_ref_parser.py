@@ -152,11 +152,17 @@ def test_structured_reference_is_validated(kwargs, message) -> None:
 
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
+#: Keys that stay below their prefix (check_key): no control character, '%' or dot segment.
+_keys = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="%/"),
+    min_size=1,
+    max_size=12,
+).filter(lambda key: key not in (".", ".."))
 
 
 @given(
     provider=st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True),
-    key=_text,
+    key=st.lists(_keys, min_size=1, max_size=3).map("/".join),
     params=st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True), _text),
     fragment=st.lists(_text, max_size=3),
 )

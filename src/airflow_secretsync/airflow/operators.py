@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from airflow_secretsync.airflow.params import run_options
+from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.core.render import render_human
@@ -45,17 +46,20 @@ class _TargetOperator(_ConfigOperator):
     def run_engine(self, context: Context, action: str) -> tuple[RunOptions, Any]:
         """This run's options and what the engine's ``merge_target``/``sync_target`` returned."""
         config, options = self.effective_options(context)
-        stores = StoreFactory(config)
-        try:
-            engine = Engine(config, stores, options)
-            selected = engine.merges if action == "merge" else engine.syncs
-            if not selected(self.target):
-                raise AirflowSkipException(f"target '{self.target}' is not selected for {action}")
-            if action == "merge":
-                return options, engine.merge_target(self.target)
-            return options, engine.sync_target(self.target)
-        finally:
-            stores.close()
+        with quiet_client_loggers():  # no request or response body at any log level
+            stores = StoreFactory(config)
+            try:
+                engine = Engine(config, stores, options)
+                selected = engine.merges if action == "merge" else engine.syncs
+                if not selected(self.target):
+                    raise AirflowSkipException(
+                        f"target '{self.target}' is not selected for {action}"
+                    )
+                if action == "merge":
+                    return options, engine.merge_target(self.target)
+                return options, engine.sync_target(self.target)
+            finally:
+                stores.close()
 
 
 class MergeSecretsOperator(_TargetOperator):

@@ -21,17 +21,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow.sdk.log import mask_secret
+from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
 from airflow.secrets import BaseSecretsBackend
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_secretsync.errors import ConfigError, SecretReferenceError
+from airflow_secretsync.errors import ConfigError, SecretAccessDeniedError, SecretReferenceError
 from airflow_secretsync.refs.cache import (
     DEFAULT_MISS_TTL_SECONDS,
     DEFAULT_TTL_SECONDS,
     SecretsCache,
 )
-from airflow_secretsync.refs.reference import SHOWN_PARAMS, SecretReference
+from airflow_secretsync.refs.masking import mask_in_airflow_logs
+from airflow_secretsync.refs.reference import SHOWN_PARAMS, SecretReference, check_key
 from airflow_secretsync.refs.resolver import SecretsResolver, describe_error, is_access_denied
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class _Settings(BaseModel):
     sep: str
     cache_ttl_seconds: float = Field(ge=0)
     cache_miss_ttl_seconds: float = Field(ge=0)
+    on_access_denied: Literal["fail", "continue"]
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -181,6 +183,8 @@ class ChainedSecretsBackend(BaseSecretsBackend):
     :param sep: joins a prefix and an id (``airflow/connections`` + ``/`` + ``my_db``).
     :param cache_ttl_seconds: how long found values are cached (0 disables).
     :param cache_miss_ttl_seconds: how long "not found" is cached (0 disables).
+    :param on_access_denied: ``fail`` (default): a provider's "access denied" fails the look-up;
+        ``continue``: it is logged and the next provider is asked.
     :raises ConfigError: listing every problem with the arguments (or their JSON).
     """
 
@@ -196,6 +200,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         sep: str = "/",
         cache_ttl_seconds: float = DEFAULT_TTL_SECONDS,
         cache_miss_ttl_seconds: float = DEFAULT_MISS_TTL_SECONDS,
+        on_access_denied: str = "fail",
         **unknown: Any,
     ) -> None:
         super().__init__()
@@ -235,6 +240,11 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         # chained ones included: such nested look-ups are left to the other backends.
         if getattr(_busy, "active", False):
             return None
+        try:
+            check_key(name, f"{_SINGULAR[kind]} id")
+        except SecretReferenceError as exc:
+            log.warning("Not looked up: %s", exc)
+            return None
         pattern = getattr(self.settings, f"{kind}_lookup_pattern")
         if pattern is not None and not pattern.match(name):
             return None
@@ -243,8 +253,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
             for entry in self.entries:
                 value = self._ask(entry, kind, name)
                 if value is not None:
-                    mask_secret(value)
-                    return value
+                    return mask_in_airflow_logs(value)
             return None
         finally:
             _busy.active = False
@@ -259,6 +268,14 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         except Exception as exc:
             if is_access_denied(exc):
                 raise
+            if (
+                isinstance(exc, SecretAccessDeniedError)
+                and self.settings.on_access_denied == "fail"
+            ):
+                raise AirflowSecretsBackendAccessDenied(
+                    f"{_SINGULAR[kind]} {name!r}: {entry.label} denied access, so no other "
+                    "provider is asked (set on_access_denied: continue to fall through)"
+                ) from None
             log.warning(
                 "Secret provider %s failed to look up %s %r, skipping it: %s",
                 entry.label,

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from airflow.sdk import BaseOperator, Context
 
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.refs.masking import REDACTED, redact_pieces, secret_pieces
 from airflow_secretsync.step_secrets import (
     StepSecrets,
     step_secret_environment,
@@ -90,7 +91,18 @@ def _execute_with_step_secrets(self: BaseOperator, context: Context) -> Any:
     secrets = task_step_secrets(self)
     with step_secret_environment(self.task_id, secrets) as values, _explicit_env(self, values):
         self.log.info("Step secrets in the environment: %s", ", ".join(sorted(values)))
-        return type(self).execute(self, context)
+        pieces = {piece for value in values.values() for piece in secret_pieces(value)}
+        result = type(self).execute(self, context)
+    # The return value becomes an XCom (BashOperator: the last line printed), which Airflow
+    # never masks: step secret values in it are replaced before it is pushed.
+    clean, found = redact_pieces(result, pieces)
+    if found:
+        self.log.warning(
+            "The return value of task %s held a step secret value; replaced by %s in XCom",
+            self.task_id,
+            REDACTED,
+        )
+    return clean
 
 
 @contextmanager

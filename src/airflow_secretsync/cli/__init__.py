@@ -8,6 +8,8 @@ import sys
 from collections.abc import Collection, Sequence
 
 from airflow_secretsync import __version__
+from airflow_secretsync.client_logging import quiet_client_loggers
+from airflow_secretsync.core.render import plain_text
 from airflow_secretsync.errors import SecretSyncError
 
 EXIT_OK = 0
@@ -54,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return int(args.handler(args))
+        with quiet_client_loggers():
+            return int(args.handler(args))
     except SecretSyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {plain_text(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -10,6 +10,8 @@ from contextlib import contextmanager, redirect_stdout
 
 from rich.console import Console
 
+from airflow_secretsync.core.render import plain_text
+
 PROGRESS_AFTER_SECONDS = 1.0
 
 
@@ -23,7 +25,9 @@ class ProgressHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if time.monotonic() - self.started >= PROGRESS_AFTER_SECONDS:
-            self.console.print(f"… {record.getMessage()}", markup=False, highlight=False)
+            self.console.print(
+                f"… {plain_text(record.getMessage())}", markup=False, highlight=False
+            )
 
 
 @contextmanager

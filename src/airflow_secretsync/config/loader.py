@@ -7,6 +7,7 @@ together as one :class:`ConfigError`, one ``file:line:column: key.path: message`
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,17 +21,36 @@ from airflow_secretsync.config.yaml_reader import YamlDocument, read_yaml
 from airflow_secretsync.errors import ConfigError
 
 _Store = TypeVar("_Store", bound=BaseModel)
+#: The largest config file read (1 MiB); a pipeline file is a few kilobytes.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
     """Read and validate the pipeline file at ``path``."""
+    return parse_config(read_config_file(path), path)
+
+
+def read_config_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the regular file ``path`` (at most :data:`MAX_CONFIG_BYTES`).
+
+    FIFOs, devices, directories and sockets are refused without reading (a FIFO is opened
+    non-blocking, so nothing waits for a writer).
+    """
+    where = f"{os.fspath(path)}: cannot read the config file"
     try:
-        raw = Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ConfigError(
-            f"{os.fspath(path)}: cannot read the config file: {exc.strerror}"
-        ) from None
-    return parse_config(raw, path)
+        raise ConfigError(f"{where}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{where}: not a regular file (a FIFO, device or directory)")
+        try:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise ConfigError(f"{where}: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{where}: larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    return raw
 
 
 def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) -> PipelineConfig:

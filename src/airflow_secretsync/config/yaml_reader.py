@@ -22,6 +22,7 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_TAG = "tag:yaml.org,2002:"
 MAX_NODES = 500_000  # alias bombs ("billion laughs") stop here
 
 
@@ -140,8 +141,23 @@ class _Builder:
         if isinstance(node, ScalarNode):
             if node.tag == _STR_TAG:  # the common case, without PyYAML's generic dispatch
                 return node.value
-            return self.loader.construct_object(node, deep=True)
+            return self._scalar(node, loc)
         return self._container(node, loc)
+
+    def _scalar(self, node: ScalarNode, loc: Loc) -> Any:
+        """The scalar's value; one that PyYAML cannot convert (``2001-13-01``, a 5000-digit
+        integer, ``!!int text``, bad ``!!binary``) is a config error that never quotes it."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            if exc.problem and exc.problem.startswith("could not determine a constructor"):
+                self._error(node, loc, f"unsupported YAML tag '{node.tag}'")
+                return None
+        except (ValueError, TypeError, AttributeError, LookupError, ArithmeticError):
+            pass
+        kind = node.tag.rpartition(":")[2] if node.tag.startswith(_YAML_TAG) else "value"
+        self._error(node, loc, f"this value cannot be read as a YAML {kind} (not shown)")
+        return None
 
     def _container(self, node: Node, loc: Loc, skip: frozenset[str] = frozenset()) -> Any:
         if id(node) in self._active:

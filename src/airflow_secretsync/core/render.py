@@ -1,15 +1,50 @@
-"""Renderers of a :class:`Report`: ``json``, ``human``, ``github`` and ``compact``."""
+"""Renderers of a :class:`Report`: ``json``, ``human``, ``github`` and ``compact``.
+
+Target, path and key names and error texts come from stores and may be attacker-controlled:
+every renderer passes them through :func:`plain_text` (control characters shown as escapes, so
+no terminal escape sequence, carriage return or new line, and hence no line of its own such as
+a GitHub workflow command, comes from a name); ``github`` also applies GitHub's
+workflow-command escaping (:func:`github_data`, :func:`github_property`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 
 from airflow_secretsync.core.diff import Change
 from airflow_secretsync.core.report import Report, Summary, TargetReport
 
 OUTPUT_FORMATS = ("human", "json", "github", "compact")
+#: C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": r"\n", "\r": r"\r", "\t": r"\t"}
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match[0]
+    return _NAMED.get(char) or (
+        rf"\x{ord(char):02x}" if ord(char) < 0x100 else rf"\u{ord(char):04x}"
+    )
+
+
+def plain_text(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(_escape_control, text)
+
+
+def github_data(text: str) -> str:
+    """A workflow command's message, escaped by GitHub's rules (``%``, CR, LF), other control
+    characters as in :func:`plain_text`."""
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return plain_text(escaped)
+
+
+def github_property(text: str) -> str:
+    """A workflow command property value (``title=...``): also ``:`` and ``,`` escaped."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_json(report: Report) -> str:
@@ -25,24 +60,24 @@ def _counts(summary: Summary) -> str:
 
 
 def _change_line(change: Change) -> str:
+    path = plain_text(change.path)
     if change.change_type == "added":
-        return f"+ {change.path} (new secret)"
+        return f"+ {path} (new secret)"
     if change.change_type == "removed":
-        return f"- {change.path} (removed)"
-    keys = [f"+{k}" for k in change.keys_added]
-    keys += [f"-{k}" for k in change.keys_removed]
-    keys += [f"~{k}" for k in change.keys_modified]
-    return (
-        f"~ {change.path} (modified: {', '.join(keys)})" if keys else f"~ {change.path} (modified)"
-    )
+        return f"- {path} (removed)"
+    keys = [f"+{plain_text(k)}" for k in change.keys_added]
+    keys += [f"-{plain_text(k)}" for k in change.keys_removed]
+    keys += [f"~{plain_text(k)}" for k in change.keys_modified]
+    return f"~ {path} (modified: {', '.join(keys)})" if keys else f"~ {path} (modified)"
 
 
 def _target_header(target: TargetReport) -> str:
+    name = plain_text(target.target)
     if target.status == "failed":
-        return f"{target.target}: FAILED: {target.error}"
+        return f"{name}: FAILED: {plain_text(target.error or '')}"
     if target.status == "skipped":
-        return f"{target.target}: skipped"
-    return f"{target.target}: {_counts(target.summary)}"
+        return f"{name}: skipped"
+    return f"{name}: {_counts(target.summary)}"
 
 
 def render_human(report: Report) -> str:
@@ -56,7 +91,7 @@ def render_human(report: Report) -> str:
     lines.append("")
     lines.append(f"Total: {_counts(summary)}")
     if report.failed:
-        lines.append(f"Failed targets: {', '.join(t.target for t in report.failed)}")
+        lines.append(f"Failed targets: {', '.join(plain_text(t.target) for t in report.failed)}")
     lines.append(
         "Zero-sum: no changes"
         if summary.changed == 0
@@ -65,25 +100,19 @@ def render_human(report: Report) -> str:
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def render_github(report: Report) -> str:
     """GitHub Actions workflow commands; also writes step outputs to ``$GITHUB_OUTPUT``."""
     lines: list[str] = []
     for target in report.targets:
-        lines.append(f"::group::{_escape(_target_header(target))}")
-        lines.extend(_escape(_change_line(change)) for change in target.changes)
+        title = github_property(f"secretsync {target.target}")
+        lines.append(f"::group::{github_data(_target_header(target))}")
+        lines.extend(github_data(_change_line(change)) for change in target.changes)
         lines.append("::endgroup::")
         if target.status == "failed":
-            lines.append(f"::error title=secretsync {target.target}::{_escape(target.error or '')}")
+            lines.append(f"::error title={title}::{github_data(target.error or '')}")
         elif target.summary.changed and report.dry_run:
-            lines.append(
-                f"::warning title=secretsync {target.target}::"
-                f"{target.summary.changed} change(s) pending"
-            )
-    lines.append(f"::notice title=secretsync::{_escape(render_compact(report))}")
+            lines.append(f"::warning title={title}::{target.summary.changed} change(s) pending")
+    lines.append(f"::notice title=secretsync::{github_data(render_compact(report))}")
     _write_github_outputs(report)
     return "\n".join(lines)
 

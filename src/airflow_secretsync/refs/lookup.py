@@ -10,9 +10,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import Literal
 
-from airflow_secretsync.errors import MissingExtraError, SecretReferenceError
+from airflow_secretsync.errors import (
+    MissingExtraError,
+    SecretAccessDeniedError,
+    SecretReferenceError,
+)
 from airflow_secretsync.refs.cache import SecretsCache
+from airflow_secretsync.refs.masking import mask_in_airflow_logs
 from airflow_secretsync.refs.reference import SecretReference, parse_reference
 from airflow_secretsync.refs.resolver import SecretsResolver, describe_error, is_access_denied
 
@@ -32,10 +38,7 @@ def default_cache() -> SecretsCache:
 
 
 def _mask(value: str) -> str:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(value)
-    return value
+    return mask_in_airflow_logs(value)
 
 
 def resolve_reference(text: str, *, cache: SecretsCache | None = None) -> str:
@@ -73,6 +76,7 @@ def get_secret(
     vault_mount: str = "secret",
     vault_field: str | None = "value",
     cache: SecretsCache | None = None,
+    on_access_denied: Literal["fail", "continue"] = "fail",
 ) -> str | None:
     """Find a secret by name, first hit wins; empty strings count as unset.
 
@@ -83,8 +87,9 @@ def get_secret(
     4. Vault KV v2 ``vault_mount/secret_name``, key ``vault_field`` (``None``: the whole JSON).
 
     A store whose extra is not installed is skipped silently; a store that fails is logged
-    (without values) and skipped. Nothing found: ``None``, or :class:`SecretReferenceError`
-    naming what was tried when ``required``.
+    (without values) and skipped. A store that denies access stops the search
+    (:class:`SecretAccessDeniedError`) unless ``on_access_denied="continue"``. Nothing found:
+    ``None``, or :class:`SecretReferenceError` naming what was tried when ``required``.
     """
     if value:
         return _mask(value)
@@ -109,7 +114,8 @@ def get_secret(
             log.debug("Skipping %s for secret %s: %s", ref.provider, name, exc)
             continue
         except Exception as exc:
-            if is_access_denied(exc):
+            denied = isinstance(exc, SecretAccessDeniedError) and on_access_denied == "fail"
+            if denied or is_access_denied(exc):
                 raise
             failures.append(f"{ref.provider} ({describe_error(exc)})")
             log.warning("Secret %s: %s failed, trying the next store", name, failures[-1])

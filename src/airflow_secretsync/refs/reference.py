@@ -19,6 +19,9 @@ PREFIX = "ref+"
 PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _WHITESPACE = re.compile(r"\s")
+#: Characters no key or look-up id may hold: C0 and C1 controls, DEL, and ``%`` (a key is
+#: already percent-decoded, so a ``%`` left in it would be decoded again on the way).
+_FORBIDDEN_IN_KEY = re.compile(r"[\x00-\x1f\x7f-\x9f%]")
 #: Parameters whose values are shown when a reference is quoted; others appear as ``name=...``.
 SHOWN_PARAMS = frozenset({"connection_id", "region", "version", "version_id", "version_stage"})
 _SAFE = "/:@!$&'()*+,;=-._~"
@@ -30,6 +33,25 @@ def check_provider_name(name: object) -> str:
     if not isinstance(name, str) or not PROVIDER_NAME.fullmatch(name):
         raise SecretReferenceError(f"invalid secret provider name {name!r}: use {_NAME_RULE}")
     return name
+
+
+def check_key(key: str, what: str = "secret key") -> str:
+    """``key`` if it cannot escape the prefix it is appended to, else :class:`SecretReferenceError`.
+
+    Between an optional leading and trailing ``/`` (AWS names may start with one), no segment
+    may be empty, ``.`` or ``..``, and no character may be ``%`` or a control character. Used
+    for every reference's key (step secrets included) and every secrets-backend look-up id,
+    before any request.
+    """
+    if _FORBIDDEN_IN_KEY.search(key):
+        raise SecretReferenceError(
+            f"{what} {key!r}: contains a control character or '%' (not allowed in look-ups)"
+        )
+    if any(segment in ("", ".", "..") for segment in key.strip("/").split("/")):
+        raise SecretReferenceError(
+            f"{what} {key!r}: has an empty, '.' or '..' path segment (not allowed in look-ups)"
+        )
+    return key
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,7 @@ class SecretReference:
         check_provider_name(self.provider)
         if not self.key:
             raise SecretReferenceError(f"secret reference to provider {self.provider!r}: empty key")
+        check_key(self.key, f"secret reference to provider {self.provider!r}: key")
         fragment = tuple(self.fragment)
         if not all(fragment):
             raise SecretReferenceError(

@@ -9,13 +9,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from airflow_secretsync.errors import MissingExtraError, SecretReferenceError, SecretSyncError
+from airflow_secretsync.client_logging import quiet_client_loggers
+from airflow_secretsync.errors import (
+    MissingExtraError,
+    SecretAccessDeniedError,
+    SecretReferenceError,
+    SecretSyncError,
+)
 from airflow_secretsync.refs.providers import BUILTIN_PROVIDERS, SecretsProvider
 from airflow_secretsync.refs.reference import (
     SecretReference,
     check_provider_name,
     parse_reference,
 )
+from airflow_secretsync.stores.server_errors import is_denied, server_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +46,19 @@ class SecretResult:
 
 
 def describe_error(exc: BaseException) -> str:
-    """Describe ``exc`` without risking a secret value: its type, plus an AWS error code.
+    """Describe ``exc`` without risking a secret value (never a server's error body).
 
     Messages are kept only where their content is known: this package's own errors, import
-    errors and Airflow's "connection not defined".
+    errors and Airflow's "connection not defined"; Vault and AWS failures are described by
+    :func:`~airflow_secretsync.stores.server_errors.server_reason`; others by their type.
     """
     name = type(exc).__name__
     if isinstance(exc, SecretSyncError):
         return str(exc)
     if isinstance(exc, ImportError) or name == "AirflowNotFoundException":
         return f"{name}: {exc}"
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return f"{name} ({code})" if code and code != name else name
+    reason = server_reason(exc)
+    return f"{name} ({reason})" if reason else name
 
 
 def is_access_denied(exc: BaseException) -> bool:
@@ -146,15 +153,15 @@ class SecretsResolver:
         except SecretReferenceError as exc:
             raise SecretReferenceError(f"{ref.render()!r}: {exc}") from None
         try:
-            return provider.get_secret(ref.key, **ref.params)
+            with quiet_client_loggers():
+                return provider.get_secret(ref.key, **ref.params)
         except (SecretReferenceError, MissingExtraError):
             raise
         except Exception as exc:
             if is_access_denied(exc):
                 raise
-            raise SecretReferenceError(
-                f"cannot resolve {ref.render()!r}: {describe_error(exc)}"
-            ) from None
+            error = SecretAccessDeniedError if is_denied(exc) else SecretReferenceError
+            raise error(f"cannot resolve {ref.render()!r}: {describe_error(exc)}") from None
 
 
 def select(ref: SecretReference, raw: str | None) -> str | None:

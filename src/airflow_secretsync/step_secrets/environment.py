@@ -1,7 +1,7 @@
 """The run-time half of step secrets: resolve a task's references and export them, scoped.
 
-Airflow-free: the CLI uses it as well as the operators. Values are masked in Airflow logs by
-:func:`~airflow_secretsync.refs.resolve_reference`, which registers what it returns.
+Airflow-free, so the CLI uses it as well as the operators (values are masked in Airflow logs
+by :func:`~airflow_secretsync.refs.resolve_reference`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from airflow_secretsync.refs import parse_reference, resolve_reference
 
 def resolve_step_secrets(task_id: str, secrets: Mapping[str, str]) -> dict[str, str]:
     """``{ENV_NAME: value}`` for ``{ENV_NAME: reference}``, each value masked in Airflow logs
-    (by ``resolve_reference``, without a name).
+    (without a name; each line and JSON field too, see :mod:`airflow_secretsync.refs.masking`).
 
     Raises :class:`SecretReferenceError` naming the task, the variable and the reference (never
     a value) for the first reference that cannot be resolved. ``secrets`` hold valid references
@@ -33,7 +33,7 @@ def resolve_step_secrets(task_id: str, secrets: Mapping[str, str]) -> dict[str, 
                 f"task '{task_id}': step secret {name} = "
                 f"{parse_reference(reference).render()!r} cannot be resolved: {reason}"
             ) from None
-        values[name] = value
+        values[name] = value  # masked by resolve_reference: lines and JSON fields too
     return values
 
 

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
-    ParamValidationError,
 )
 
 from airflow_secretsync.errors import ConflictError, StoreError
@@ -34,6 +32,7 @@ from airflow_secretsync.stores.base import (
     json_normalized,
 )
 from airflow_secretsync.stores.ownership import owner_from_labels, owner_labels
+from airflow_secretsync.stores.server_errors import aws_reason
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -44,37 +43,12 @@ LIST_PAGE_SIZE = 100  # the ListSecrets maximum
 BATCH_SIZE = 20  # the BatchGetSecretValue maximum for SecretIdList
 DEFAULT_WORKERS = 4
 _NOT_FOUND = "ResourceNotFoundException"
-_DENIED = ("AccessDenied", "AccessDeniedException")
-_BAD_CREDENTIALS = (
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "ExpiredToken",
-)
 
 
 def aws_failure(exc: BaseException, location: str, action: str, name: str | None) -> StoreError:
     """A value-free :class:`StoreError` for a failed AWS call."""
     what = f"{location} '{name}'" if name else location
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "Unknown")
-        message = exc.response.get("Error", {}).get("Message", "")
-        if code in _DENIED:
-            hint = "permission denied"
-        elif code in _BAD_CREDENTIALS:
-            hint = "the credentials were rejected"
-        else:
-            hint = code
-        reason = f"{action}: {hint}" + (f" ({message})" if message else "")
-    elif isinstance(exc, ParamValidationError):  # its message may quote a parameter's value
-        reason = f"{action}: the request failed botocore's parameter validation"
-    elif isinstance(exc, EndpointConnectionError):
-        reason = f"{action}: cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}"
-    elif isinstance(exc, BotoCoreError):
-        reason = f"{action}: {exc}"
-    else:
-        reason = f"{action}: unexpected {type(exc).__name__}"
+    reason = f"{action}: {aws_reason(exc)}"
     return StoreError(f"{what}: {reason}")
 
 
@@ -213,7 +187,6 @@ class AwsSecretsStore(SecretStore):
             path = arns.get(error.get("SecretId", ""), error.get("SecretId"))
             raise StoreError(
                 f"{self.description} '{path}': BatchGetSecretValue: {error.get('ErrorCode')}"
-                f" ({error.get('Message', '')})"
             )
         return {
             item["ARN"]: item["SecretBinary"]

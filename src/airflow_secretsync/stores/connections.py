@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_secretsync.errors import StoreError, require_extra
+from airflow_secretsync.stores.server_errors import aws_reason, vault_reason
 
 if TYPE_CHECKING:
     import hvac
@@ -88,24 +89,8 @@ def vault_failure(
     exc: BaseException, location: str, conn: VaultConnection, path: str | None = None
 ) -> StoreError:
     """A value-free :class:`StoreError` for a failed Vault request."""
-    import requests
-    from hvac.exceptions import Forbidden, RateLimitExceeded, Unauthorized, VaultDown, VaultError
-
     what = f"{location} '{path}'" if path else location
-    if isinstance(exc, requests.RequestException):
-        reason = f"cannot reach Vault ({type(exc).__name__})"
-    elif isinstance(exc, Forbidden):
-        reason = "permission denied (the token is invalid, expired or lacks a policy for this path)"
-    elif isinstance(exc, Unauthorized):
-        reason = "authentication failed"
-    elif isinstance(exc, VaultDown):
-        reason = "Vault is sealed or unavailable"
-    elif isinstance(exc, RateLimitExceeded):
-        reason = "rate limited by Vault"
-    elif isinstance(exc, VaultError):
-        reason = f"{type(exc).__name__}: {'; '.join(exc.errors or []) or 'no detail'}"
-    else:
-        reason = f"unexpected {type(exc).__name__}"
+    reason = vault_reason(exc)
     return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
 
 
@@ -143,10 +128,7 @@ def vault_connection(conn_id: str) -> VaultConnection:
             f"{where}: Vault at {url} rejected the credentials (authentication failed)"
         ) from None
     except VaultError as exc:  # e.g. an AppRole / Kubernetes login refused
-        detail = "; ".join(exc.errors or []) or "no detail"
-        raise StoreError(
-            f"{where}: Vault at {url} answered {type(exc).__name__}: {detail}"
-        ) from None
+        raise StoreError(f"{where}: Vault at {url} answered {vault_reason(exc)}") from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
 
 
@@ -206,8 +188,9 @@ def aws_client(
             settings.assume_role_method = settings.assume_role_method or "assume_role"
         return hook.get_conn()
     except (BotoCoreError, ClientError) as exc:
-        detail = exc.response["Error"].get("Code") if isinstance(exc, ClientError) else exc
         assuming = f" assuming {role_arn}" if role_arn else ""
-        raise StoreError(f"{where}: cannot create a {service} client{assuming}: {detail}") from None
+        raise StoreError(
+            f"{where}: cannot create a {service} client{assuming}: {aws_reason(exc)}"
+        ) from None
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise StoreError(f"{where} is invalid: {exc}") from None

@@ -1,0 +1,82 @@
+"""Value-free descriptions of failed requests, one function per client library.
+
+Servers' error bodies may quote what was sent (OpenBao quotes a number it cannot parse, AWS
+messages name parameters), so they are never passed on: a failure is described by what is
+known to be safe, the HTTP status, the error class or AWS error code, and (in the caller's
+message) the path. Stores, reference providers and the secrets backend all use these.
+"""
+
+from __future__ import annotations
+
+#: hvac's exception classes and the HTTP status each stands for (``VaultError.from_status``).
+_VAULT_STATUS = {
+    "InvalidRequest": (400, "invalid request"),
+    "Unauthorized": (401, "authentication failed"),
+    "Forbidden": (403, "permission denied (the token lacks a policy for this path)"),
+    "InvalidPath": (404, "not found"),
+    "PreconditionFailed": (412, "precondition failed"),
+    "RateLimitExceeded": (429, "rate limited by Vault"),
+    "InternalServerError": (500, "Vault internal error"),
+    "VaultNotInitialized": (501, "Vault is not initialized"),
+    "BadGateway": (502, "bad gateway"),
+    "VaultDown": (503, "Vault is sealed or unavailable"),
+}
+_AWS_DENIED = ("AccessDenied", "AccessDeniedException")
+_AWS_BAD_CREDENTIALS = (
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "ExpiredToken",
+)
+
+
+def vault_reason(exc: BaseException) -> str:
+    """Why a Vault request failed: connection error type, or status and meaning; no body."""
+    import requests
+
+    if isinstance(exc, requests.RequestException):
+        return f"cannot reach Vault ({type(exc).__name__})"
+    name = type(exc).__name__
+    if type(exc).__module__.startswith("hvac"):
+        status, meaning = _VAULT_STATUS.get(name, (None, name))
+        return f"HTTP {status}: {meaning}" if status else f"{meaning} (no detail shown)"
+    return f"unexpected {name}"
+
+
+def aws_reason(exc: BaseException) -> str:
+    """Why an AWS call failed: the AWS error code and HTTP status (never the message)."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _AWS_DENIED:
+            code = f"permission denied ({code})"
+        elif code in _AWS_BAD_CREDENTIALS:
+            code = f"the credentials were rejected ({code})"
+        return f"{code}, HTTP {status}" if status else code
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the endpoint')}"
+    if isinstance(exc, BotoCoreError):  # messages are templates that may quote parameters
+        return type(exc).__name__
+    return f"unexpected {type(exc).__name__}"
+
+
+def is_denied(exc: BaseException) -> bool:
+    """Whether ``exc`` is a server's "permission denied" (Vault 403, AWS AccessDenied)."""
+    if type(exc).__module__.startswith("hvac"):
+        return type(exc).__name__ == "Forbidden"
+    response = getattr(exc, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in _AWS_DENIED
+
+
+def server_reason(exc: BaseException) -> str | None:
+    """The value-free reason for an hvac, requests or botocore exception; ``None`` otherwise."""
+    module = type(exc).__module__.partition(".")[0]
+    if module in ("hvac", "requests", "urllib3"):
+        return vault_reason(exc)
+    if module == "botocore":
+        return aws_reason(exc)
+    return None
