@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_secretsync.stores.base import SecretStore
+from airflow_secretsync.stores.base import SourceStore
 
 
 def vault_label(method: str, url: str) -> str:
@@ -58,7 +58,7 @@ class ApiCalls:
     def _on_vault_response(self, response: Any, *_: Any, **__: Any) -> None:
         self.add(vault_label(response.request.method, response.request.url))
 
-    def watch_store(self, store: SecretStore | None) -> SecretStore | None:
+    def watch_store(self, store: SourceStore | None) -> SourceStore | None:
         """Count the calls of a store's client (Vault, Secrets Manager or S3); returns it."""
         connection = getattr(store, "connection", None)
         if connection is not None:
@@ -75,11 +75,11 @@ class CountingStores:
         self.factory = factory
         self.calls = calls
 
-    def source(self, name: str) -> SecretStore:
+    def source(self, name: str) -> SourceStore:
         return self.calls.watch_store(self.factory.source(name))
 
-    def destination(self, target: str) -> SecretStore | None:
+    def destination(self, target: str) -> SourceStore | None:
         return self.calls.watch_store(self.factory.destination(target))
 
-    def merge_store(self, target: str) -> SecretStore:
+    def merge_store(self, target: str) -> SourceStore:
         return self.calls.watch_store(self.factory.merge_store(target))

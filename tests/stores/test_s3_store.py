@@ -134,12 +134,11 @@ def test_missing_object_is_an_empty_merge(factory, bucket) -> None:
     assert merge_factory(factory, bucket).merge_store("Base").list_secrets() == {}
 
 
-def test_single_writes_and_deletes_read_modify_write(factory, bucket) -> None:
+def test_a_diff_is_applied_read_modify_write(factory, bucket) -> None:
     store = merge_factory(factory, bucket).merge_store("Base")
     replace_merged(store, {"a": {"v": 1}, "b": "x"}, owner="p/Base")
 
-    store.write(SecretWrite("c", b"\x01"))
-    store.delete(store.list_secrets()["a"])
+    store.apply([SecretWrite("c", b"\x01")], [store.list_secrets()["a"]], owner="p/Base")
 
     assert {p: s.value for p, s in store.list_secrets().items()} == {"b": "x", "c": b"\x01"}
 

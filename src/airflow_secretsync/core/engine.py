@@ -23,7 +23,7 @@ from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import ConflictError, SecretSyncError
-from airflow_secretsync.stores.base import Deadline, SecretStore
+from airflow_secretsync.stores.base import Deadline, DestinationStore, MergeStore, SourceStore
 from airflow_secretsync.stores.ownership import owner_id
 
 log = logging.getLogger("airflow_secretsync.engine")
@@ -38,9 +38,9 @@ TaskScope = Callable[[str], AbstractContextManager[object]]
 class StoreProvider(Protocol):
     """Builds the stores of one pipeline (see ``stores.factory.StoreFactory``)."""
 
-    def source(self, name: str) -> SecretStore: ...
-    def destination(self, target: str) -> SecretStore | None: ...
-    def merge_store(self, target: str) -> SecretStore: ...
+    def source(self, name: str) -> SourceStore: ...
+    def destination(self, target: str) -> DestinationStore | None: ...
+    def merge_store(self, target: str) -> MergeStore: ...
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 
 from airflow_secretsync.core.diff import TargetDiff, diff_secrets
 from airflow_secretsync.errors import StoreError
-from airflow_secretsync.stores.base import Deadline, SecretStore, SecretValue
+from airflow_secretsync.stores.base import Deadline, MergeStore, SecretValue
 
 
 def replace_merged(
-    store: SecretStore,
+    store: MergeStore,
     secrets: Mapping[str, SecretValue],
     *,
     owner: str,

@@ -25,7 +25,7 @@ from botocore.exceptions import (
 
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import (
-    SecretStore,
+    DestinationStore,
     SecretValue,
     SecretWrite,
     StoredSecret,
@@ -89,7 +89,7 @@ class AwsSecretRef:
     arn: str
 
 
-class AwsSecretsStore(SecretStore):
+class AwsSecretsStore(DestinationStore):
     """Every Secrets Manager secret whose name starts with ``prefix``, by relative path.
 
     ``name`` and ``/name`` are one secret: listing accepts either spelling, writing uses

@@ -1,8 +1,14 @@
-"""The one store interface that the merge and sync phases use, whatever the backend.
+"""The store interfaces by role, whatever the backend (SPEC §9).
+
+- :class:`SourceStore`: reads every secret of its scope (every kind that can be a source).
+- :class:`DestinationStore`: a source that also writes and deletes, recording ownership.
+- :class:`MergeStore`: holds ``desired(T)`` of one target, applies a diff to it, and keeps a
+  small per-target state record (used by write-only destinations such as GitHub).
 
 A store is bound to one location (a Vault mount + path, an AWS prefix, an S3 object) and
 speaks in *relative paths*: the location's prefix removed. Values are JSON-like: a dict (a JSON
 object), or, where the backend allows it, a plain string or ``bytes`` (AWS binary secrets).
+A store kind declares which roles it plays in its :class:`~.registry.StoreKind`.
 """
 
 from __future__ import annotations
@@ -70,8 +76,8 @@ class SecretWrite:
         return f"SecretWrite(path={self.path!r}, update={self.current is not None})"
 
 
-class SecretStore(ABC):
-    """A location holding secrets. Implementations must never put values in errors or logs."""
+class SourceStore(ABC):
+    """A location holding secrets. Implementations never put values in errors or logs."""
 
     #: Human-readable location used in messages, e.g. ``vault://secret/team-a``.
     description: str
@@ -79,6 +85,54 @@ class SecretStore(ABC):
     @abstractmethod
     def list_secrets(self) -> dict[str, StoredSecret]:
         """Every secret under the location, keyed by relative path, with value and ownership."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release clients and pools."""
+
+
+class _Applies(SourceStore):
+    """Stores that apply a diff (destinations and merge stores)."""
+
+    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
+        """``value`` as this store would hold it (what the diff compares). Default: as is.
+
+        ``path`` (optional) only names the secret in an error when the value cannot be stored.
+        """
+        return value
+
+    @abstractmethod
+    def apply(
+        self,
+        writes: Sequence[SecretWrite],
+        deletes: Sequence[StoredSecret] = (),
+        *,
+        owner: str | None = None,
+        parallel: int = 8,
+        done: set[str] | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        """Apply writes, then (only if every write succeeded) deletes; the first error is
+        raised and nothing starts after it. ``done`` receives each path that succeeded."""
+
+
+class MergeStore(_Applies):
+    """One target's location in the merge store."""
+
+    @abstractmethod
+    def read_state(self) -> tuple[dict[str, Any] | None, Any]:
+        """The target's state record and its version (``(None, None)`` if there is none).
+
+        The record holds names and versions only, never a value or a hash of one.
+        """
+
+    @abstractmethod
+    def write_state(self, state: dict[str, Any], version: Any) -> None:
+        """Replace the state record if it is still at ``version`` (None: absent), else raise
+        :class:`~airflow_secretsync.errors.ConflictError`."""
+
+
+class DestinationStore(_Applies):
+    """A location this tool writes to: secret by secret, recording the owner."""
 
     @abstractmethod
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
@@ -92,13 +146,6 @@ class SecretStore(ABC):
     @abstractmethod
     def delete(self, secret: StoredSecret) -> None:
         """Delete one secret (Vault: metadata and all versions; AWS: with recovery window)."""
-
-    def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
-        """``value`` as this store would hold it (what the diff compares). Default: as is.
-
-        ``path`` (optional) only names the secret in an error when the value cannot be stored.
-        """
-        return value
 
     def apply(
         self,
@@ -157,9 +204,6 @@ class SecretStore(ABC):
             pool.shutdown(wait=True, cancel_futures=True)
         if failed is not None:
             raise failed.exception()  # type: ignore[misc]
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release clients and pools."""
 
 
 def json_normalized(value: SecretValue, where: str) -> SecretValue:

@@ -19,9 +19,12 @@ if TYPE_CHECKING:
         TargetConfig,
         VaultLocation,
     )
-    from airflow_secretsync.stores.base import SecretStore
+    from airflow_secretsync.stores.base import DestinationStore, MergeStore, SourceStore
     from airflow_secretsync.stores.connections import VaultConnection
+    from airflow_secretsync.stores.vault import VaultStore
 
+#: Folder of the merge store's state records: target names cannot start with '.'.
+STATE_FOLDER = ".state"
 _AwsKey = tuple[str, str, str | None, str | None]  # service, connection id, region, role ARN
 
 
@@ -43,7 +46,7 @@ class StoreFactory:
 
     # -- stores ------------------------------------------------------------------------------
 
-    def source(self, name: str) -> SecretStore:
+    def source(self, name: str) -> SourceStore:
         """The store of source ``name`` (a Vault path or an AWS prefix)."""
         spec = self.config.sources.get(name)
         if spec is None:
@@ -59,7 +62,7 @@ class StoreFactory:
         self._check_account(store, conn_id, loc.region, loc.role_arn, loc.account_id)
         return store
 
-    def destination(self, target_name: str) -> SecretStore | None:
+    def destination(self, target_name: str) -> DestinationStore | None:
         """The destination of ``target_name``, or None for a merge-only target."""
         spec = self._target(target_name)
         if spec.vault is not None:
@@ -68,7 +71,7 @@ class StoreFactory:
             return self._aws_destination(spec.aws)
         return None
 
-    def merge_store(self, target_name: str) -> SecretStore:
+    def merge_store(self, target_name: str) -> MergeStore:
         """Where ``desired(target_name)`` is kept: ``<path>/<target>`` on the Vault mount, or
         the S3 object ``<prefix>targets/<target>.json``."""
         spec = self._target(target_name)
@@ -76,8 +79,10 @@ class StoreFactory:
         if merge is None:
             raise ConfigError("merge_store is not configured (required when merge is enabled)")
         if merge.vault is not None:
-            path = "/".join(p for p in (merge.vault.path.strip("/"), target_name) if p)
-            return self._vault_store(merge.vault, path)
+            base = merge.vault.path.strip("/")
+            path = "/".join(p for p in (base, target_name) if p)
+            state = "/".join(p for p in (base, STATE_FOLDER, target_name) if p)
+            return self._vault_store(merge.vault, path, state)
         s3 = merge.s3
         conn_id = s3.connection_id or self.config.connections.aws
         client = self._aws_client("s3", conn_id, s3.region, None)
@@ -99,13 +104,15 @@ class StoreFactory:
             raise ConfigError(f"unknown target '{name}'")
         return spec
 
-    def _vault_store(self, loc: VaultLocation, path: str) -> SecretStore:
+    def _vault_store(
+        self, loc: VaultLocation, path: str, state_path: str | None = None
+    ) -> VaultStore:
         connection = self._vault_connection(loc.connection_id or self.config.connections.vault)
         from airflow_secretsync.stores.vault import VaultStore
 
-        return VaultStore(connection, mount=loc.mount, path=path)
+        return VaultStore(connection, mount=loc.mount, path=path, state_path=state_path)
 
-    def _aws_destination(self, dest: AwsDestination) -> SecretStore:
+    def _aws_destination(self, dest: AwsDestination) -> DestinationStore:
         conn_id = dest.connection_id or self.config.connections.aws
         client = self._aws_client("secretsmanager", conn_id, dest.region, dest.role_arn)
         from airflow_secretsync.stores.aws import AwsSecretsStore
@@ -123,7 +130,7 @@ class StoreFactory:
 
     def _check_account(
         self,
-        store: SecretStore,
+        store: SourceStore,
         conn_id: str,
         region: str | None,
         role_arn: str | None,

@@ -6,6 +6,7 @@ with one conditional PUT (readers see the old or the new merge, never a mix; a c
 writer makes it a :class:`ConflictError`, re-read and retried by the engine). ``owners``
 records each entry's owner (``<dag_id>/<target>``, see :mod:`.ownership`) in the same PUT as
 the value; an object written before owners were recorded has only legacy entries.
+``<prefix>state/<target>.json`` is the target's state record (see :class:`.MergeStore`).
 ``<prefix>manifest.json`` lists every target's object,
 secret count, inherits, imports and merge time; it is updated with conditional writes
 (``If-Match``), so targets merged in parallel never lose each other's entries. Objects are
@@ -29,7 +30,7 @@ from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.aws import aws_failure
 from airflow_secretsync.stores.base import (
     Deadline,
-    SecretStore,
+    MergeStore,
     SecretValue,
     SecretWrite,
     StoredSecret,
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 OBJECT_FORMAT = 1
 MANIFEST_NAME = "manifest.json"
 TARGETS_FOLDER = "targets/"  # target names hold no '/', so no target object is the manifest
+STATE_FOLDER = "state/"  # per-target state records of write-only destinations (names, versions)
 MANIFEST_ATTEMPTS = 8
 _PRECONDITION_CODES = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
 
@@ -53,7 +55,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class S3MergeStore(SecretStore):
+class S3MergeStore(MergeStore):
     """One target's merged secrets in ``s3://bucket/<prefix>targets/<target>.json``.
 
     ``inherits`` and ``imports`` are only recorded in the manifest. The object's ETag is the
@@ -80,6 +82,7 @@ class S3MergeStore(SecretStore):
         self.imports = list(imports)
         self.key = f"{prefix}{TARGETS_FOLDER}{target}.json"  # never the manifest's key
         self.manifest_key = f"{prefix}{MANIFEST_NAME}"
+        self.state_key = f"{prefix}{STATE_FOLDER}{target}.json"
         self.description = f"s3://{bucket}/{self.key}"
         self._lock = threading.Lock()
         #: The ETag the last listing saw (None: no object), if listed: changes diffed against
@@ -173,11 +176,13 @@ class S3MergeStore(SecretStore):
         self._update_manifest(len(secrets))
         log.info("%s: wrote %d secrets", self.description, len(secrets))
 
-    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
-        self.apply([change], owner=owner)
+    def read_state(self) -> tuple[dict[str, Any] | None, Any]:
+        return self._get_json(self.state_key)
 
-    def delete(self, secret: StoredSecret) -> None:
-        self.apply([], [secret])
+    def write_state(self, state: dict[str, Any], version: Any) -> None:
+        condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
+        if not self._put(self.state_key, state, **condition):
+            raise ConflictError(f"s3://{self.bucket}/{self.state_key}: changed since it was read")
 
     def _conflict(self) -> ConflictError:
         return ConflictError(f"{self.description}: changed by another run since it was read")

@@ -16,7 +16,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hvac import utils as hvac_utils
 from hvac.exceptions import InvalidPath, InvalidRequest
@@ -24,7 +24,8 @@ from hvac.exceptions import InvalidPath, InvalidRequest
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import (
-    SecretStore,
+    DestinationStore,
+    MergeStore,
     SecretValue,
     SecretWrite,
     StoredSecret,
@@ -89,8 +90,12 @@ def check_segments(path: str, what: str) -> None:
         raise StoreError(f"{what}: invalid path '{path}' (empty, '.', '..' or absolute segment)")
 
 
-class VaultStore(SecretStore):
-    """Every KV v2 secret under ``path`` on ``mount``, recursively, keyed by relative path."""
+class VaultStore(DestinationStore, MergeStore):
+    """Every KV v2 secret under ``path`` on ``mount``, recursively, keyed by relative path.
+
+    As a merge store location, ``state_path`` (outside ``path``) holds the target's state
+    record.
+    """
 
     def __init__(
         self,
@@ -99,8 +104,10 @@ class VaultStore(SecretStore):
         mount: str,
         path: str = "",
         workers: int = DEFAULT_WORKERS,
+        state_path: str | None = None,
     ) -> None:
         self.connection = connection
+        self.state_path = state_path
         self.mount = mount.strip("/")
         self.path = path.rstrip("/")
         self.description = f"vault://{self.mount}/{self.path}".rstrip("/")
@@ -293,6 +300,36 @@ class VaultStore(SecretStore):
             return
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, secret.path) from None
+
+    def read_state(self) -> tuple[dict[str, Any] | None, Any]:
+        path = self._state_path()
+        try:
+            response = self._kv.read_secret_version(
+                path=path, mount_point=self.mount, raise_on_deleted_version=True
+            )
+        except InvalidPath:
+            return None, None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, path) from None
+        return response["data"]["data"], int(response["data"]["metadata"]["version"])
+
+    def write_state(self, state: dict[str, Any], version: Any) -> None:
+        path = self._state_path()
+        try:
+            self._kv.create_or_update_secret(
+                path=path, secret=state, cas=version or 0, mount_point=self.mount
+            )
+        except InvalidRequest as exc:
+            if "check-and-set" in " ".join(exc.errors or []):
+                raise ConflictError(f"{self.description}: state record changed") from None
+            raise vault_failure(exc, self.description, self.connection, path) from None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, path) from None
+
+    def _state_path(self) -> str:
+        if self.state_path is None:
+            raise StoreError(f"{self.description}: not a merge store location (no state record)")
+        return self.state_path
 
     def _conflict(self, relpath: str, why: str) -> ConflictError:
         return ConflictError(f"{self.description} '{relpath}': {why}")
