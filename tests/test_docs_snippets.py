@@ -36,9 +36,10 @@ import pytest
 import yaml
 
 from airflow_secretsync.config import parse_config
-from airflow_secretsync.config.model import PipelineConfig, VaultLocation
+from airflow_secretsync.config.model import PipelineConfig
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.stores.vault import VaultLocation
 from devtools.isolated_servers import isolated_servers
 from devtools.paths import REPO
 from devtools.seed import seed_example

@@ -105,6 +105,7 @@ def test_a_model_built_in_python_is_checked_too() -> None:
     config = PipelineConfig.model_validate(
         {
             "version": 1,
+            "pipeline": {"merge": {"enabled": False}},
             "sources": {"s": {"vault": {}}},
             "targets": {"A": {"inherits": "B"}, "B": {"inherits": ["A"], "imports": ["x"]}},
         }

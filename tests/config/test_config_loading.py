@@ -10,8 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from airflow_secretsync.config import PipelineConfig, load_config, parse_config
-from airflow_secretsync.config.model import AwsDestination, S3Location, VaultLocation
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.stores.aws import AwsDestination
+from airflow_secretsync.stores.s3 import S3Location
+from airflow_secretsync.stores.vault import VaultLocation
 from devtools.paths import REPO
 
 SPEC_EXAMPLE = """\
@@ -167,3 +169,32 @@ def test_loading_does_not_import_airflow() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_model_is_the_contract_for_block_rules() -> None:
+    """A model built in Python obeys the same per-block rules as a file (no loader needed)."""
+    from pydantic import ValidationError
+
+    from airflow_secretsync.config.model import PipelineConfig
+
+    with pytest.raises(ValidationError, match="no merge_store is configured"):
+        PipelineConfig.model_validate({"version": 1})
+    with pytest.raises(ValidationError, match="needs exactly one of 'vault'"):
+        PipelineConfig.model_validate(
+            {"version": 1, "merge_store": {"vault": {}}, "sources": {"a": {}}}
+        )
+    with pytest.raises(ValidationError, match="at most one destination: 'vault' or 'aws'"):
+        PipelineConfig.model_validate(
+            {"version": 1, "merge_store": {"vault": {}}, "targets": {"T": {"vault": {}, "aws": {}}}}
+        )
+    config = PipelineConfig.model_validate(
+        {
+            "version": 1,
+            "connections": {"vault": "vault_x"},
+            "merge_store": {"vault": {"path": "m"}},
+            "sources": {"a": {"vault": {"path": "a"}}, "b": {"aws": {"prefix": "b/"}}},
+        }
+    )
+    assert config.sources["a"].store.connection_id == "vault_x"  # defaults applied once, here
+    assert config.sources["b"].store.connection_id == "aws_default"
+    assert config.merge_store.store.connection_id == "vault_x"

@@ -7,14 +7,11 @@ import textwrap
 import pytest
 
 from airflow_secretsync.config import parse_config
-from airflow_secretsync.config.model import (
-    AwsDestination,
-    AwsSourceLocation,
-    S3Location,
-    VaultLocation,
-)
-from airflow_secretsync.config.scopes import overlaps
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.scopes import overlaps
+from airflow_secretsync.stores.aws import AwsDestination, AwsSourceLocation
+from airflow_secretsync.stores.s3 import S3Location
+from airflow_secretsync.stores.vault import VaultLocation
 
 V, A, D, S = VaultLocation, AwsSourceLocation, AwsDestination, S3Location
 

@@ -17,7 +17,7 @@ from airflow_secretsync.config import load_config
 from airflow_secretsync.core.engine import CAS_ATTEMPTS, Engine, RunOptions
 from airflow_secretsync.stores.base import StoredSecret
 from airflow_secretsync.stores.factory import StoreFactory
-from airflow_secretsync.stores.vault import VaultStore
+from airflow_secretsync.stores.vault.store import VaultStore
 from devtools.airflow_ui import RunningAirflow
 from tests.helpers import read_aws, read_vault, seed_vault, unique, write_config
 from tests.test_airflow_rest import Api

@@ -22,7 +22,10 @@ def unique(prefix: str = "t") -> str:
 
 
 def pipeline(**sections: Any) -> PipelineConfig:
-    """A config with the given ``sources`` / ``targets`` / ``merge_store`` sections."""
+    """A config with the given ``sources`` / ``targets`` / ``merge_store`` sections (merge
+    disabled when there is no merge store)."""
+    if "merge_store" not in sections:
+        sections.setdefault("pipeline", {"merge": {"enabled": False}})
     return PipelineConfig.model_validate({"version": 1, **sections})
 
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from airflow_secretsync.errors import ConfigError, MissingExtraError, StoreError
-from airflow_secretsync.stores.aws import AwsSecretsStore
-from airflow_secretsync.stores.s3 import S3MergeStore
-from airflow_secretsync.stores.vault import VaultStore
+from airflow_secretsync.stores.aws.store import AwsSecretsStore
+from airflow_secretsync.stores.s3.store import S3MergeStore
+from airflow_secretsync.stores.vault.store import VaultStore
 
 SECTIONS = {
     "sources": {

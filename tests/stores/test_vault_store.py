@@ -9,7 +9,7 @@ from hvac.exceptions import InvalidPath
 
 from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import ConflictError, StoreError
-from airflow_secretsync.stores import vault as vault_module
+from airflow_secretsync.stores.vault import store as vault_module
 from airflow_secretsync.stores.base import SecretWrite
 from tests.stores.conftest import CANARY, unique
 

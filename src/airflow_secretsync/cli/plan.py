@@ -9,8 +9,8 @@ from typing import Any
 from airflow_secretsync.cli import COMMANDS, EXIT_OK
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
-from airflow_secretsync.config.model import AwsDestination
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.stores.registry import kind_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,22 +41,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def destination(config: PipelineConfig, target: str) -> dict[str, Any]:
-    """Where ``target`` syncs to: store type, location and connection id (no secrets)."""
-    dest = config.targets[target].destination
-    if isinstance(dest, AwsDestination):
-        return {
-            "type": "aws",
-            "region": dest.region,
-            "account_id": dest.account_id,
-            "prefix": dest.prefix,
-            "connection_id": dest.connection_id,
-        }
-    assert dest is not None
+    """Where ``target`` syncs to: store kind, its block's settings and scope (no secrets)."""
+    block = config.targets[target].destination
+    assert block is not None
     return {
-        "type": "vault",
-        "mount": dest.mount,
-        "path": dest.path,
-        "connection_id": dest.connection_id,
+        "type": kind_of(block).name,
+        "scope": str(block.scope()),
+        **block.model_dump(mode="json"),
     }
 
 
@@ -76,13 +67,7 @@ def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
 
 
 def _describe(dest: dict[str, Any]) -> str:
-    if dest["type"] == "aws":
-        where = f"aws {dest['region'] or '(connection region)'}"
-        where += f" account {dest['account_id']}" if dest["account_id"] else ""
-        where += f" prefix '{dest['prefix']}'"
-    else:
-        where = f"vault {dest['mount']}/{dest['path']}"
-    return f"{where} (connection {dest['connection_id']})"
+    return f"{dest['scope']} (connection {dest['connection_id']})"
 
 
 def render_plan(config: PipelineConfig, plan: Plan) -> str:

@@ -10,13 +10,16 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from airflow_secretsync.config.graph import graph_problems
-from airflow_secretsync.config.model import TASK_ID_SAFE
+from airflow_secretsync.config.model import MERGE_STORE_MISSING, TASK_ID_SAFE, store_choice_problem
 from airflow_secretsync.config.overlaps import overlap_problems
 from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.config.problems import Loc, Problem, did_you_mean
 from airflow_secretsync.config.yaml_reader import YamlDocument
 from airflow_secretsync.errors import SecretReferenceError
+from airflow_secretsync.stores.registry import Role, kinds_for
 
 if TYPE_CHECKING:
     from airflow_secretsync.config.model import PipelineConfig
@@ -34,7 +37,6 @@ _CRON_PRESETS = {  # as Airflow expands them
     "@quarterly": "0 0 1 */3 *",
     "@yearly": "0 0 1 1 *",
 }
-_FALSE_WORDS = {"false", "no", "off", "0", "f", "n"}
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def check_document(doc: YamlDocument, file_stem: str | None) -> list[Problem]:
         *(
             problem
             for name, body in sources.items()
-            for problem in _exactly_one(body, ("sources", name), ("vault", "aws"))
+            for problem in _one_store(body, ("sources", name), "source")
         ),
         *(problem for name, body in targets.items() for problem in _target(name, body)),
         *graph_problems(sources, edges),
@@ -124,39 +126,35 @@ def _valid_schedule(schedule: str) -> bool:
     return True
 
 
-def _phase_enabled(data: dict[str, Any], phase: str) -> bool:
-    """``pipeline.<phase>.enabled`` as the schema will read it (default true)."""
-    enabled = _dict(_dict(data.get("pipeline")).get(phase)).get("enabled", True)
-    return not (
-        enabled in (False, 0) or (isinstance(enabled, str) and enabled.lower() in _FALSE_WORDS)
-    )
+def _merge_enabled(data: dict[str, Any]) -> bool:
+    """``pipeline.merge.enabled`` as the model reads it (default true; not a boolean: the
+    schema reports it)."""
+    enabled = _dict(_dict(data.get("pipeline")).get("merge")).get("enabled", True)
+    try:
+        return TypeAdapter(bool).validate_python(enabled)
+    except ValidationError:
+        return True
 
 
 def _merge_store(data: dict[str, Any]) -> Iterator[Problem]:
     store = data.get("merge_store")
     if store is not None:
-        yield from _exactly_one(store, ("merge_store",), ("vault", "s3"))
-    elif _phase_enabled(data, "merge"):
+        yield from _one_store(store, ("merge_store",), "merge_store")
+    elif _merge_enabled(data):
         written = "enabled" in _dict(_dict(data.get("pipeline")).get("merge"))
-        yield Problem(
-            ("pipeline", "merge", "enabled") if written else ("merge_store",),
-            "merge is enabled but no merge_store is configured: add one (vault or s3) "
-            "or set pipeline.merge.enabled: false",
-        )
+        loc = ("pipeline", "merge", "enabled") if written else ("merge_store",)
+        yield Problem(loc, MERGE_STORE_MISSING)
 
 
-def _exactly_one(block: Any, loc: Loc, choices: tuple[str, str]) -> Iterator[Problem]:
+def _one_store(block: Any, loc: Loc, role: Role) -> Iterator[Problem]:
+    """The model's rule (one kind per block), placed at the key that breaks it: the block's
+    key when none is given, else the second kind written."""
     if not isinstance(block, dict):
         return  # the schema reports the wrong type
-    present = [name for name in choices if block.get(name) is not None]
-    if not present:
-        yield Problem(loc, f"needs exactly one of '{choices[0]}' or '{choices[1]}'", at_key=True)
-    elif len(present) > 1:
-        yield Problem(
-            (*loc, choices[1]),
-            f"takes exactly one of '{choices[0]}' or '{choices[1]}', not both",
-            at_key=True,
-        )
+    present = [name for name in block if name in kinds_for(role) and block[name] is not None]
+    problem = store_choice_problem(role, present)
+    if problem:
+        yield Problem((*loc, present[1]) if len(present) > 1 else loc, problem, at_key=True)
 
 
 def _target(name: str, body: dict[str, Any]) -> Iterator[Problem]:
@@ -170,12 +168,7 @@ def _target(name: str, body: dict[str, Any]) -> Iterator[Problem]:
         )
     elif len(name) > MAX_TARGET_NAME:
         yield Problem(loc, f"target name longer than {MAX_TARGET_NAME} characters", at_key=True)
-    if body.get("aws") is not None and body.get("vault") is not None:
-        yield Problem(
-            (*loc, "vault"),
-            "a target has at most one destination: 'vault' or 'aws', not both",
-            at_key=True,
-        )
+    yield from _one_store(body, loc, "destination")
     for key in ("include", "exclude"):
         for index, pattern in enumerate(_names(body.get(key))):
             if isinstance(pattern, str):

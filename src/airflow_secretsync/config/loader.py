@@ -9,18 +9,16 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from airflow_secretsync.config.checks import check_document, task_problems
-from airflow_secretsync.config.model import Connections, PipelineConfig, VaultLocation
+from airflow_secretsync.config.model import PipelineConfig
 from airflow_secretsync.config.problems import Problem, render
 from airflow_secretsync.config.schema_errors import schema_problems
 from airflow_secretsync.config.yaml_reader import YamlDocument, read_yaml
 from airflow_secretsync.errors import ConfigError
 
-_Store = TypeVar("_Store", bound=BaseModel)
 #: The largest config file read (1 MiB); a pipeline file is a few kilobytes.
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -73,7 +71,6 @@ def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) 
             problems = task_problems(config)
     if problems:
         raise ConfigError(_render_all(doc, problems))
-    config = with_connection_defaults(config)
     return config.model_copy(update={"source_file": Path(file)}) if file is not None else config
 
 
@@ -84,28 +81,3 @@ def _render_all(doc: YamlDocument, problems: list[Problem]) -> list[str]:
     )
     lines = (render(doc.file, pos.line, pos.column, p.loc, p.message) for pos, p in located)
     return list(dict.fromkeys(lines))
-
-
-def with_connection_defaults(config: PipelineConfig) -> PipelineConfig:
-    """Fill every ``connection_id`` left empty from the ``connections:`` block."""
-    defaults = config.connections
-
-    def fill(store: _Store | None) -> _Store | None:
-        if store is None or getattr(store, "connection_id", None):
-            return store
-        return store.model_copy(update={"connection_id": _default_for(store, defaults)})
-
-    def fill_all(block: BaseModel, *fields: str) -> BaseModel:
-        return block.model_copy(update={field: fill(getattr(block, field)) for field in fields})
-
-    update: dict[str, object] = {
-        "sources": {n: fill_all(s, "vault", "aws") for n, s in config.sources.items()},
-        "targets": {n: fill_all(t, "vault", "aws") for n, t in config.targets.items()},
-    }
-    if config.merge_store is not None:
-        update["merge_store"] = fill_all(config.merge_store, "vault", "s3")
-    return config.model_copy(update=update)
-
-
-def _default_for(store: BaseModel, defaults: Connections) -> str:
-    return defaults.vault if isinstance(store, VaultLocation) else defaults.aws

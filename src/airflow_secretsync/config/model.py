@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
-from airflow_secretsync.config.scopes import Scope, path_prefix
+from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.stores.registry import Role, StoreBlock, kinds_for, store_kinds
 
 TASK_ID_SAFE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+MERGE_STORE_MISSING = (
+    "merge is enabled but no merge_store is configured: add one (vault or s3) "
+    "or set pipeline.merge.enabled: false"
+)
 
 
 def _as_list(value: object) -> object:
@@ -17,7 +23,6 @@ def _as_list(value: object) -> object:
 
 
 NameList = Annotated[list[str], BeforeValidator(_as_list)]
-AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 
 class _Model(BaseModel):
@@ -55,145 +60,105 @@ class PipelineSettings(_Model):
     dry_run: bool = False
 
 
-class Connections(_Model):
-    """Default Airflow connection ids for blocks that name none."""
-
-    vault: str = "vault_default"
-    aws: str = "aws_default"
-
-
-class VaultLocation(_Model):
-    """A KV v2 path: every secret under ``path`` (recursively) on ``mount``."""
-
-    mount: str = "secret"
-    path: str = ""
-    connection_id: str | None = None
-
-    def scope(self) -> Scope:
-        """The subtree below ``path`` on ``mount`` (KV folders: ``dst`` is not ``dst2``)."""
-        mount, path = path_prefix(self.mount), path_prefix(self.path)
-        return Scope("vault", (mount,), path, True, f"vault:{mount}/{path}", self.connection_id)
+def _connection_fields() -> dict[str, Any]:
+    """One ``connections:`` key per provider of the installed kinds (``aws`` serves ``s3``)."""
+    fields: dict[str, Any] = {}
+    for kind in store_kinds().values():
+        fields.setdefault(kind.connection, (str, kind.default_connection_id))
+    return fields
 
 
-def _aws_scope(
-    prefix: str, region: str | None, account_id: str | None, role_arn: str | None, conn: str | None
-) -> Scope:
-    """Secrets Manager names starting with ``prefix``; an unset region or account is the
-    connection's default and so could be any."""
-    account = account_id or _arn_account(role_arn)
-    where = ":".join(part for part in (account, region or "default-region") if part)
-    label = f"aws:{where}:{prefix or '*'}"  # '*' is no secret name character
-    return Scope("aws", (account, region), prefix, False, label, conn)
+#: Default Airflow connection ids for blocks that name none.
+Connections = create_model(
+    "Connections", __base__=_Model, __doc__="Default connection ids.", **_connection_fields()
+)
 
 
-def _arn_account(role_arn: str | None) -> str | None:
-    """The account in ``arn:aws:iam::123456789012:role/name``, if there is one."""
-    parts = (role_arn or "").split(":")
-    return parts[4] if len(parts) > 5 and parts[4].isdigit() else None
+def _choices(names: Sequence[str]) -> str:
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
-class AwsSourceLocation(_Model):
-    """Every Secrets Manager secret whose name starts with ``prefix``."""
-
-    prefix: str = ""
-    region: str | None = None
-    account_id: AccountId | None = None
-    role_arn: str | None = None
-    connection_id: str | None = None
-
-    def scope(self) -> Scope:
-        return _aws_scope(
-            self.prefix, self.region, self.account_id, self.role_arn, self.connection_id
-        )
-
-
-class S3Location(_Model):
-    """The S3 merge store: one JSON object per target under ``prefix``."""
-
-    bucket: str
-    prefix: str = "secretsync/merged/"
-    region: str | None = None
-    connection_id: str | None = None
-    kms_key_id: str | None = None
-
-    def scope(self) -> Scope:
-        """Every object under ``prefix`` (bucket names are global: the region does not count)."""
-        label = f"s3://{self.bucket}/{self.prefix}"
-        return Scope("s3", (self.bucket,), self.prefix, False, label, self.connection_id)
+def store_choice_problem(role: Role, present: Sequence[str]) -> str | None:
+    """Why a block holding the kinds ``present`` is wrong for ``role`` (None if it is not):
+    sources and the merge store take exactly one kind, a target at most one destination."""
+    names = list(kinds_for(role))
+    present = [name for name in names if name in present]
+    if role == "destination":
+        if len(present) > 1:
+            return f"a target has at most one destination: {_choices(present)}, not both"
+        return None
+    if not present:
+        return f"needs exactly one of {_choices(names)}"
+    if len(present) > 1:
+        extra = "not both" if len(present) == 2 else f"not {len(present)}"
+        return f"takes exactly one of {_choices(names)}, {extra}"
+    return None
 
 
-class AwsDestination(_Model):
-    """An AWS Secrets Manager destination."""
+class _StoreChoice(_Model):
+    """A block holding one store block keyed by its kind (``vault: {...}``)."""
 
-    region: str | None = None
-    account_id: AccountId | None = None
-    role_arn: str | None = None
-    prefix: str = ""
-    connection_id: str | None = None
-    kms_key_id: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    recovery_window_days: int | None = Field(default=None, ge=7, le=30)
-    force_delete: bool = False
-
-    def scope(self) -> Scope:
-        return _aws_scope(
-            self.prefix, self.region, self.account_id, self.role_arn, self.connection_id
-        )
-
-
-class _ExactlyOne(_Model):
-    """A block holding exactly one of ``vault`` / ``aws`` (or ``s3``)."""
-
-    _choices: tuple[str, ...] = ("vault", "aws")
+    role: ClassVar[Role]
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> _ExactlyOne:
-        present = [name for name in self._choices if getattr(self, name) is not None]
-        if len(present) != 1:
-            raise ValueError(f"exactly one of {' / '.join(self._choices)} is required")
+    def _one_kind(self) -> _StoreChoice:
+        problem = store_choice_problem(self.role, self.kinds)
+        if problem:
+            raise ValueError(problem)
         return self
 
-
-class SourceConfig(_ExactlyOne):
-    vault: VaultLocation | None = None
-    aws: AwsSourceLocation | None = None
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds present, in registry order."""
+        return [name for name in kinds_for(self.role) if getattr(self, name) is not None]
 
     @property
-    def store(self) -> VaultLocation | AwsSourceLocation:
-        return self.vault or self.aws  # type: ignore[return-value]
+    def store(self) -> StoreBlock:
+        """The store block (sources and the merge store have exactly one)."""
+        return getattr(self, self.kinds[0])
 
 
-class MergeStoreConfig(_ExactlyOne):
-    _choices = ("vault", "s3")
-    vault: VaultLocation | None = None
-    s3: S3Location | None = None
-
-    @property
-    def store(self) -> VaultLocation | S3Location:
-        return self.vault or self.s3  # type: ignore[return-value]
+def _kind_fields(role: Role) -> dict[str, Any]:
+    return {name: (kind.blocks[role] | None, None) for name, kind in kinds_for(role).items()}
 
 
-class TargetConfig(_Model):
-    """A target: what it inherits and imports, filters, and an optional destination."""
+class _SourceBase(_StoreChoice):
+    role: ClassVar[Role] = "source"
+
+
+class _MergeStoreBase(_StoreChoice):
+    role: ClassVar[Role] = "merge_store"
+
+
+SourceConfig = create_model("SourceConfig", __base__=_SourceBase, **_kind_fields("source"))
+MergeStoreConfig = create_model(
+    "MergeStoreConfig", __base__=_MergeStoreBase, **_kind_fields("merge_store")
+)
+
+
+class _TargetBase(_StoreChoice):
+    """A target: what it inherits and imports, filters, and an optional destination (one key
+    per destination kind)."""
+
+    role: ClassVar[Role] = "destination"
 
     inherits: NameList = Field(default_factory=list)
     imports: NameList = Field(default_factory=list)
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    aws: AwsDestination | None = None
-    vault: VaultLocation | None = None
     adopt: bool = False
     step_secrets: dict[str, str] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _one_destination(self) -> TargetConfig:
-        if self.aws is not None and self.vault is not None:
-            raise ValueError("a target has at most one destination: vault or aws, not both")
-        return self
-
     @property
-    def destination(self) -> AwsDestination | VaultLocation | None:
-        return self.aws or self.vault
+    def destination(self) -> StoreBlock | None:
+        return getattr(self, self.kinds[0]) if self.kinds else None
+
+
+_clash = set(_TargetBase.model_fields) & set(kinds_for("destination"))
+if _clash:  # a kind named like a target key would be ambiguous in YAML
+    raise ConfigError(f"store kinds named like target keys: {', '.join(sorted(_clash))}")
+TargetConfig = create_model("TargetConfig", __base__=_TargetBase, **_kind_fields("destination"))
 
 
 def _target_shorthand(value: object) -> object:
@@ -217,6 +182,47 @@ class PipelineConfig(_Model):
     )
     step_secrets: dict[str, dict[str, str]] = Field(default_factory=dict)
     source_file: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _connection_defaults(cls, data: Any) -> Any:
+        """Fill every store block's empty ``connection_id`` from ``connections:`` (or the
+        kind's default): the one place connection defaults are applied."""
+        if not isinstance(data, dict):
+            return data
+        defaults = data.get("connections")
+        defaults = defaults if isinstance(defaults, dict) else {}
+
+        def fill(body: Any, role: Role) -> Any:
+            if not isinstance(body, dict):
+                return body
+            filled = dict(body)
+            for name, kind in kinds_for(role).items():
+                block = body.get(name)
+                if isinstance(block, dict) and block.get("connection_id") is None:
+                    default = defaults.get(kind.connection)
+                    conn = default if isinstance(default, str) else kind.default_connection_id
+                    filled[name] = {**block, "connection_id": conn}
+            return filled
+
+        def fill_all(section: Any, role: Role) -> Any:
+            if not isinstance(section, dict):
+                return section
+            return {name: fill(body, role) for name, body in section.items()}
+
+        filled = dict(data)
+        for key, role in (("sources", "source"), ("targets", "destination")):
+            if key in data:
+                filled[key] = fill_all(data[key], role)
+        if "merge_store" in data:
+            filled["merge_store"] = fill(data["merge_store"], "merge_store")
+        return filled
+
+    @model_validator(mode="after")
+    def _merge_needs_a_store(self) -> PipelineConfig:
+        if self.pipeline.merge.enabled and self.merge_store is None:
+            raise ValueError(MERGE_STORE_MISSING)
+        return self
 
     @property
     def dag_id(self) -> str:

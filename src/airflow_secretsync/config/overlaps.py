@@ -15,18 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from airflow_secretsync.config.model import (
-    AwsDestination,
-    AwsSourceLocation,
-    Connections,
-    S3Location,
-    VaultLocation,
-)
+from airflow_secretsync.config.model import Connections
 from airflow_secretsync.config.problems import Loc, Problem, format_loc
-from airflow_secretsync.config.scopes import Scope, overlap_hint, overlaps
 from airflow_secretsync.config.yaml_reader import YamlDocument
-
-_StoreModel = VaultLocation | AwsSourceLocation | AwsDestination | S3Location
+from airflow_secretsync.scopes import Scope, overlap_hint, overlaps
+from airflow_secretsync.stores.registry import Role, kinds_for
 
 _SOURCE = "source"
 _DESTINATION = "destination"
@@ -37,10 +30,10 @@ _APART = {
     frozenset({_MERGE_STORE, _SOURCE}),
     frozenset({_MERGE_STORE, _DESTINATION}),
 }
-_BLOCKS: dict[str, dict[str, type[_StoreModel]]] = {
-    _MERGE_STORE: {"vault": VaultLocation, "s3": S3Location},
-    _SOURCE: {"vault": VaultLocation, "aws": AwsSourceLocation},
-    _DESTINATION: {"vault": VaultLocation, "aws": AwsDestination},
+_ROLES: dict[str, Role] = {
+    _MERGE_STORE: "merge_store",
+    _SOURCE: "source",
+    _DESTINATION: "destination",
 }
 
 
@@ -95,26 +88,27 @@ def _blocks(data: dict[str, Any], targets: dict[str, dict[str, Any]]) -> Iterato
         yield from _store_blocks(_DESTINATION, ("targets", name), body, defaults)
 
 
-def _store_blocks(role: str, loc: Loc, body: Any, defaults: Connections) -> Iterator[_Block]:
+def _store_blocks(role: str, loc: Loc, body: Any, defaults: Any) -> Iterator[_Block]:
     """The scope of each store block in ``body`` that is valid on its own."""
     if not isinstance(body, dict):
         return
-    kinds = [kind for kind in _BLOCKS[role] if body.get(kind) is not None]
+    available = kinds_for(_ROLES[role])
+    kinds = [name for name in available if body.get(name) is not None]
     if len(kinds) > 1:
         return  # "exactly one of" is reported; which block stays is the user's call
-    for kind in kinds:
-        model = _BLOCKS[role][kind]
+    for name in kinds:
+        kind = available[name]
         try:
-            store = model.model_validate(body[kind])
+            store = kind.blocks[_ROLES[role]].model_validate(body[name])
         except ValidationError:
             continue  # the schema check reports it
-        if not getattr(store, "connection_id", None):
-            default = defaults.vault if kind == "vault" else defaults.aws
+        if not store.connection_id:
+            default = getattr(defaults, kind.connection)
             store = store.model_copy(update={"connection_id": default})
-        yield _Block(role, (*loc, kind), store.scope())
+        yield _Block(role, (*loc, name), store.scope())
 
 
-def _connections(raw: Any) -> Connections:
+def _connections(raw: Any) -> Any:
     try:
         return Connections.model_validate(raw if isinstance(raw, dict) else {})
     except ValidationError:

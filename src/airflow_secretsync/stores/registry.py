@@ -25,8 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from airflow_secretsync.errors import ConfigError, require_extra
 
 if TYPE_CHECKING:
-    from airflow_secretsync.config.model import PipelineConfig
-    from airflow_secretsync.config.scopes import Scope
+    from airflow_secretsync.scopes import Scope
     from airflow_secretsync.stores.base import MergeStore, SourceStore
 
 Role = Literal["source", "destination", "merge_store"]
@@ -44,7 +43,7 @@ class StoreBlock(BaseModel):
     connection_id: str | None = None
 
     def scope(self) -> Scope:
-        """Where this block reads or writes (see :mod:`airflow_secretsync.config.scopes`)."""
+        """Where this block reads or writes (see :mod:`airflow_secretsync.scopes`)."""
         raise NotImplementedError(f"{type(self).__name__} must define scope()")
 
 
@@ -53,7 +52,7 @@ class Clients:
     first use; thread-safe. Everything with a ``close()`` is closed by :meth:`close`."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a build may get another client (STS for an account)
         self._clients: dict[tuple[Any, ...], Any] = {}
 
     def get(self, key: tuple[Any, ...], build: Callable[[], _Client]) -> _Client:
@@ -75,14 +74,16 @@ class Clients:
 class OpenContext:
     """What a kind's opener gets besides its block.
 
-    ``name`` is the source's or target's name; ``owner`` the ownership id a target writes with
+    ``config`` is the whole :class:`~airflow_secretsync.config.model.PipelineConfig` (typed
+    loosely: stores sit below the config package); ``name`` is the source's or target's name;
+    ``owner`` the ownership id a target writes with
     (``<dag_id>/<target>``, empty for sources); ``merge_store`` opens the target's merge store
     location (None without a merge store), e.g. for a write-only destination's state record.
     """
 
     role: Role
     name: str
-    config: PipelineConfig
+    config: Any
     clients: Clients
     owner: str = ""
     merge_store: Callable[[], MergeStore] | None = None

@@ -23,6 +23,7 @@ from hvac.exceptions import InvalidPath, InvalidRequest
 
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.scopes import path_prefix
 from airflow_secretsync.stores.base import (
     DestinationStore,
     MergeStore,
@@ -31,7 +32,7 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
-from airflow_secretsync.stores.connections import vault_failure
+from airflow_secretsync.stores.connections import vault_connection, vault_failure
 from airflow_secretsync.stores.ownership import (
     LEGACY_TARGET_KEY,
     MANAGED_BY_KEY,
@@ -39,9 +40,11 @@ from airflow_secretsync.stores.ownership import (
     owner_from_labels,
     owner_labels,
 )
+from airflow_secretsync.stores.vault import KIND, VaultLocation
 
 if TYPE_CHECKING:
     from airflow_secretsync.stores.connections import VaultConnection
+    from airflow_secretsync.stores.registry import OpenContext
 
 log = logging.getLogger(__name__)
 
@@ -339,3 +342,27 @@ class VaultStore(DestinationStore, MergeStore):
 
     def __repr__(self) -> str:
         return f"VaultStore({self.description!r})"
+
+
+#: Folder of the merge store's state records: target names cannot start with '.'.
+STATE_FOLDER = ".state"
+
+
+def open_store(block: VaultLocation, context: OpenContext) -> VaultStore:
+    """The store of ``block``: its path; as a merge store, the target's folder
+    ``<path>/<target>``, with its state record at ``<path>/.state/<target>``."""
+    conn_id = block.connection_id or KIND.default_connection_id
+    connection = context.clients.get(("vault", conn_id), lambda: vault_connection(conn_id))
+    if context.role != "merge_store":
+        return VaultStore(connection, mount=block.mount, path=block.path)
+    base = path_prefix(block.path)
+    return VaultStore(
+        connection,
+        mount=block.mount,
+        path=_join(base, context.name),
+        state_path=_join(base, STATE_FOLDER, context.name),
+    )
+
+
+def _join(*parts: str) -> str:
+    return "/".join(part for part in parts if part)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_secretsync.errors import ConflictError, StoreError
-from airflow_secretsync.stores.aws import aws_failure
+from airflow_secretsync.stores.aws.store import aws_failure
 from airflow_secretsync.stores.base import (
     Deadline,
     MergeStore,
@@ -36,10 +36,14 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.connections import aws_client
 from airflow_secretsync.stores.ownership import NO_OWNER
+from airflow_secretsync.stores.s3 import KIND, S3Location
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+
+    from airflow_secretsync.stores.registry import OpenContext
 
 log = logging.getLogger(__name__)
 
@@ -253,3 +257,22 @@ class S3MergeStore(MergeStore):
 
     def __repr__(self) -> str:
         return f"S3MergeStore({self.description!r})"
+
+
+def open_store(block: S3Location, context: OpenContext) -> S3MergeStore:
+    """The S3 object of target ``context.name`` under ``block``'s prefix."""
+    conn_id = block.connection_id or KIND.default_connection_id
+    client = context.clients.get(
+        ("s3", conn_id, block.region, None),
+        lambda: aws_client("s3", conn_id, region=block.region, role_arn=None),
+    )
+    target = context.config.targets[context.name]
+    return S3MergeStore(
+        client,
+        bucket=block.bucket,
+        prefix=block.prefix,
+        target=context.name,
+        kms_key_id=block.kms_key_id,
+        inherits=target.inherits,
+        imports=target.imports,
+    )

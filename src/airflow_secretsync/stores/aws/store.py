@@ -24,6 +24,7 @@ from botocore.exceptions import (
 )
 
 from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.stores.aws import KIND, AwsDestination, AwsSourceLocation
 from airflow_secretsync.stores.base import (
     DestinationStore,
     SecretValue,
@@ -31,11 +32,14 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.connections import aws_client
 from airflow_secretsync.stores.ownership import owner_from_labels, owner_labels
 from airflow_secretsync.stores.server_errors import aws_reason
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+
+    from airflow_secretsync.stores.registry import OpenContext
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +304,45 @@ class AwsSecretsStore(DestinationStore):
 
     def __repr__(self) -> str:
         return f"AwsSecretsStore({self.description!r})"
+
+
+def open_store(block: AwsSourceLocation, context: OpenContext) -> AwsSecretsStore:
+    """The Secrets Manager store of ``block`` (a source or an :class:`AwsDestination`), after
+    checking its ``account_id``, when set, against the credentials."""
+    conn_id = block.connection_id or KIND.default_connection_id
+    key = (conn_id, block.region, block.role_arn)
+    client = context.clients.get(
+        ("secretsmanager", *key),
+        lambda: aws_client("secretsmanager", conn_id, region=block.region, role_arn=block.role_arn),
+    )
+    if isinstance(block, AwsDestination):
+        store = AwsSecretsStore(
+            client,
+            prefix=block.prefix,
+            kms_key_id=block.kms_key_id,
+            tags=block.tags,
+            recovery_window_days=block.recovery_window_days,
+            force_delete=block.force_delete,
+        )
+    else:
+        store = AwsSecretsStore(client, prefix=block.prefix)
+    if block.account_id:
+        actual = context.clients.get(("account", *key), lambda: _account_id(context, *key))
+        if actual != block.account_id:
+            raise StoreError(
+                f"{store.description}: connection '{conn_id}' reaches AWS account {actual}, "
+                f"but the config expects account_id {block.account_id}"
+            )
+    return store
+
+
+def _account_id(context: OpenContext, conn_id: str, region: str | None, role: str | None) -> str:
+    """The AWS account the credentials belong to (STS GetCallerIdentity)."""
+    sts = context.clients.get(
+        ("sts", conn_id, region, role),
+        lambda: aws_client("sts", conn_id, region=region, role_arn=role),
+    )
+    try:
+        return sts.get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError) as exc:
+        raise aws_failure(exc, f"AWS connection '{conn_id}'", "GetCallerIdentity", None) from None
