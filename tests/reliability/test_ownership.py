@@ -78,7 +78,9 @@ def world(servers, vault_client: hvac.Client, aws_client, tmp_path: Path):
     def merged(kind: str, key: str, target: str = "Base") -> dict:
         if kind == "vault":
             return read_vault(vault_client, f"{ns}/merged/{key}/{target}")
-        body = s3.get_object(Bucket=bucket, Key=f"merged/{key}/targets/{target}.json")["Body"].read()
+        body = s3.get_object(Bucket=bucket, Key=f"merged/{key}/targets/{target}.json")[
+            "Body"
+        ].read()
         return json.loads(body)["secrets"]
 
     def owner(kind: str, rel: str) -> str | None:

@@ -9,8 +9,8 @@ from hvac.exceptions import InvalidPath
 
 from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import ConflictError, StoreError
-from airflow_secretsync.stores.vault import store as vault_module
 from airflow_secretsync.stores.base import SecretWrite
+from airflow_secretsync.stores.vault import store as vault_module
 from tests.stores.conftest import CANARY, unique
 
 
