@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``secretsync`` console script; returns the process exit code."""
+    from airflow_secretsync.cli.console import quiet_third_party_logs
+
+    quiet_third_party_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             stores.close()
     text = render(report, args.output)
-    if args.output == "human":
+    if args.output == "human" and sys.stdout.isatty():
         Console(highlight=False).print(text, markup=False)
-    else:
+    else:  # piped or machine-readable: never wrapped at the terminal width
         sys.stdout.write(text + "\n")
     return exit_code(report, changes_matter=args.exit_code)
