@@ -14,7 +14,7 @@ from airflow_secretsync.airflow.step_secrets import (
     pipeline_task_ids,
 )
 from airflow_secretsync.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from airflow_secretsync.cli.console import logs_to_stderr
+from airflow_secretsync.cli.console import add_command, config_file, logs_to_stderr, output_help
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.core.render import OUTPUT_FORMATS, render
@@ -23,16 +23,21 @@ from airflow_secretsync.stores.factory import StoreFactory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "pipeline", help="merge sources and sync destinations", description=__doc__
+    parser = add_command(
+        subparsers,
+        "pipeline",
+        "merge sources and sync destinations",
+        "Run merge and/or sync from a pipeline file and print the report.\n"
+        "Exit code: 0 success, 1 changes found or applied (with --exit-code), 2 a target failed.",
     )
-    parser.add_argument("--config", required=True, help="pipeline YAML file")
     parser.add_argument("--targets", help="comma-separated targets (ancestors are merged too)")
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--merge-only", action="store_true", help="run the merge phase only")
     phase.add_argument("--sync-only", action="store_true", help="sync from the merge store only")
     parser.add_argument("--dry-run", action="store_true", help="diff and report, write nothing")
-    parser.add_argument("--output", choices=OUTPUT_FORMATS, default="human")
+    parser.add_argument(
+        "--output", choices=OUTPUT_FORMATS, default="human", help=output_help(OUTPUT_FORMATS)
+    )
     parser.add_argument(
         "--exit-code", action="store_true", help="exit 1 when changes were found or applied"
     )
@@ -63,7 +68,7 @@ def step_secrets(config: PipelineConfig, options: list[str]) -> StepSecrets:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(config_file(args))
     secrets = step_secrets(config, args.step_secret)
     mode = "merge-only" if args.merge_only else "sync-only" if args.sync_only else "full"
     targets = (

@@ -7,17 +7,26 @@ import json
 from typing import Any
 
 from airflow_secretsync.cli import EXIT_OK
+from airflow_secretsync.cli.console import add_command, config_file, output_help
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
-from airflow_secretsync.config.model import AwsDestination
+from airflow_secretsync.config.model import (
+    AwsDestination,
+    AwsSourceLocation,
+    S3Location,
+    VaultLocation,
+)
 from airflow_secretsync.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "plan", help="show merge levels and sync targets (no network access)", description=__doc__
+    parser = add_command(
+        subparsers,
+        "plan",
+        "show what a run would merge and sync (no network access)",
+        "Show the merge store, the sources, the merge levels and each sync target's "
+        "destination, without network access.",
     )
-    parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
     parser.add_argument(
         "--targets",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
@@ -25,13 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         help="comma-separated targets (their ancestors are merged too)",
     )
-    parser.add_argument("--output", choices=("human", "json"), default="human")
+    parser.add_argument(
+        "--output", choices=("human", "json"), default="human", help=output_help(("human", "json"))
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = load_config(config_file(args))
         plan = build_plan(config, args.targets)
     except ConfigError as exc:
         return print_config_errors(exc)
@@ -42,24 +53,25 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def location(store: object) -> dict[str, Any]:
+    """Where a source, merge store or destination lives: kind, place and connection id."""
+    if isinstance(store, VaultLocation):
+        return {"type": "vault", "mount": store.mount, "path": store.path,
+                "connection_id": store.connection_id}  # fmt: skip
+    if isinstance(store, S3Location):
+        return {"type": "s3", "bucket": store.bucket, "prefix": store.prefix,
+                "region": store.region, "connection_id": store.connection_id}  # fmt: skip
+    assert isinstance(store, AwsDestination | AwsSourceLocation)
+    where = {"type": "aws", "region": store.region, "prefix": store.prefix,
+             "connection_id": store.connection_id}  # fmt: skip
+    if isinstance(store, AwsDestination):
+        where["account_id"] = store.account_id
+    return where
+
+
 def destination(config: PipelineConfig, target: str) -> dict[str, Any]:
     """Where ``target`` syncs to: store type, location and connection id (no secrets)."""
-    dest = config.targets[target].destination
-    if isinstance(dest, AwsDestination):
-        return {
-            "type": "aws",
-            "region": dest.region,
-            "account_id": dest.account_id,
-            "prefix": dest.prefix,
-            "connection_id": dest.connection_id,
-        }
-    assert dest is not None
-    return {
-        "type": "vault",
-        "mount": dest.mount,
-        "path": dest.path,
-        "connection_id": dest.connection_id,
-    }
+    return location(config.targets[target].destination)
 
 
 def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
@@ -70,6 +82,8 @@ def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
         "dry_run": config.pipeline.dry_run,
         "merge_enabled": config.pipeline.merge.enabled,
         "sync_enabled": config.pipeline.sync.enabled,
+        "merge_store": location(config.merge_store.store) if config.merge_store else None,
+        "sources": {name: location(source.store) for name, source in config.sources.items()},
         **plan.to_dict(),
         "sync_targets": [
             {"target": name, "destination": destination(config, name)} for name in plan.sync_targets
@@ -77,14 +91,18 @@ def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
     }
 
 
-def _describe(dest: dict[str, Any]) -> str:
-    if dest["type"] == "aws":
-        where = f"aws {dest['region'] or '(connection region)'}"
-        where += f" account {dest['account_id']}" if dest["account_id"] else ""
-        where += f" prefix '{dest['prefix']}'"
+def describe(where: dict[str, Any]) -> str:
+    """A :func:`location` for people: ``AWS Secrets Manager staging/* in us-east-1 (...)``."""
+    conn = where["connection_id"]
+    region = f"in {where['region']}" if where.get("region") else "in the connection's region"
+    if where["type"] == "vault":
+        text = f"Vault {where['mount']}/{where['path']}".rstrip("/")
+    elif where["type"] == "s3":
+        text = f"S3 s3://{where['bucket']}/{where['prefix']} {region}"
     else:
-        where = f"vault {dest['mount']}/{dest['path']}"
-    return f"{where} (connection {dest['connection_id']})"
+        text = f"AWS Secrets Manager {where['prefix'] or '(no prefix) '}* {region}"
+        text += f", account {where['account_id']}" if where.get("account_id") else ""
+    return f"{text} (connection {conn})"
 
 
 def render_plan(config: PipelineConfig, plan: Plan) -> str:
@@ -95,6 +113,14 @@ def render_plan(config: PipelineConfig, plan: Plan) -> str:
         lines.append(f"Selected: {', '.join(plan.requested)}")
         if extra:
             lines.append(f"Merged as ancestors: {', '.join(extra)}")
+    if config.merge_store:
+        lines.append(f"Merge store: {describe(location(config.merge_store.store))}")
+    lines.append(f"Sources ({len(config.sources)}):")
+    width = max((len(name) for name in config.sources), default=0)
+    lines += [
+        f"  {name:<{width}}  {describe(location(source.store))}"
+        for name, source in config.sources.items()
+    ]
     merge_note = "" if config.pipeline.merge.enabled else " - disabled: computed in memory"
     lines.append(f"Merge levels ({len(plan.merge_levels)}){merge_note}:")
     lines += [f"  {i}. {', '.join(level)}" for i, level in enumerate(plan.merge_levels, 1)]
@@ -102,8 +128,7 @@ def render_plan(config: PipelineConfig, plan: Plan) -> str:
     lines.append(f"Sync targets ({len(plan.sync_targets)}){sync_note}:")
     width = max((len(name) for name in plan.sync_targets), default=0)
     lines += [
-        f"  {name:<{width}}  -> {_describe(destination(config, name))}"
-        for name in plan.sync_targets
+        f"  {name:<{width}}  -> {describe(destination(config, name))}" for name in plan.sync_targets
     ]
     if config.pipeline.dry_run:
         lines.append("Dry run: yes (pipeline.dry_run)")
