@@ -53,7 +53,12 @@ def main() -> int:
             print("\n=== Destinations now hold ===")
             for where, names in destination_names(env).items():
                 print(f"{where}: {', '.join(names)}")
-    print("\nLocal servers stopped.")
+    print(
+        "\nLocal servers stopped. Next:\n"
+        "  make servers   OpenBao + moto seeded as here, kept running, with the exports that\n"
+        "                 point the CLI at them (.venv/bin/secretsync, or activate .venv)\n"
+        "  make airflow   the same servers and the Airflow UI on 127.0.0.1"
+    )
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, TaskGroup
 
+from airflow_secretsync.airflow.dag_docs import dag_description, dag_doc_md
 from airflow_secretsync.airflow.operators import (
     MergeSecretsOperator,
     SecretSyncReportOperator,
@@ -49,12 +50,17 @@ def add_pipeline_tasks(
     """
     path = str(config.source_file)
     plan = build_plan(config)
+    dry_run_default = config.pipeline.dry_run
     merge_tasks: dict[str, MergeSecretsOperator] = {}
     if config.pipeline.merge.enabled:
         with TaskGroup("merge", tooltip="deep-merge sources into the merge store"):
             for name in (n for level in plan.merge_levels for n in level):
                 task = MergeSecretsOperator(
-                    task_id=name, config_path=path, target=name, trigger_rule=TASK_TRIGGER_RULE
+                    task_id=name,
+                    config_path=path,
+                    target=name,
+                    trigger_rule=TASK_TRIGGER_RULE,
+                    dry_run_default=dry_run_default,
                 )
                 spec = config.targets[name]
                 for upstream in [*spec.inherits, *spec.imports]:
@@ -66,13 +72,20 @@ def add_pipeline_tasks(
         with TaskGroup("sync", tooltip="diff destinations and apply"):
             for name in plan.sync_targets:
                 task = SyncSecretsOperator(
-                    task_id=name, config_path=path, target=name, trigger_rule=TASK_TRIGGER_RULE
+                    task_id=name,
+                    config_path=path,
+                    target=name,
+                    trigger_rule=TASK_TRIGGER_RULE,
+                    dry_run_default=dry_run_default,
                 )
                 if name in merge_tasks:
                     merge_tasks[name] >> task
                 sync_tasks.append(task)
     report = SecretSyncReportOperator(
-        task_id="report", sync_task_ids=[t.task_id for t in sync_tasks], retries=0
+        task_id="report",
+        sync_task_ids=[t.task_id for t in sync_tasks],
+        retries=0,
+        dry_run_default=dry_run_default,
     )
     for task in [*merge_tasks.values(), *sync_tasks]:
         task >> report
@@ -106,7 +119,8 @@ class SecretSyncDagBuilder(StepSecrets):
             "catchup": False,
             "params": build_params(config),
             "default_args": _default_args(config),
-            "doc_md": f"Secret sync pipeline generated from `{self.config_path.name}`.",
+            "description": dag_description(config),
+            "doc_md": dag_doc_md(config),
             **self.dag_kwargs,
         }
         with DAG(**settings) as dag:

@@ -11,16 +11,47 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow_secretsync.airflow.params import run_options
 from airflow_secretsync.config import load_config
 from airflow_secretsync.core.engine import Engine
-from airflow_secretsync.core.render import render_human
+from airflow_secretsync.core.render import render_compact, render_human
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.stores.factory import StoreFactory
 
 
-class _TargetOperator(BaseOperator):
+def run_description(dry_run_default: bool) -> str:
+    """A template of what a run does (dry run or not, mode, targets), for the Rendered
+    Templates tab; ``dry_run_default`` applies when the run's params have no ``dry_run``."""
+    return (
+        f"{{{{ 'DRY RUN: reads and diffs, writes nothing' if params.get('dry_run', "
+        f"{bool(dry_run_default)}) else 'writes changes' }}}}; "
+        "mode {{ params.get('mode') or 'full' }}; "
+        "targets {{ (params.get('targets') or ['all']) | join(', ') }}"
+    )
+
+
+PENDING_SUMMARY = "(filled in when the task has run)"
+
+
+class _SummaryFields(BaseOperator):
+    """``run_settings`` (what this run does) and ``summary`` (what it did), both shown in the
+    Rendered Templates tab: ``summary`` is rewritten once the task has run. Names only."""
+
+    template_fields: Sequence[str] = ("run_settings", "summary")
+    overwrite_rtif_after_execution = True
+
+    def __init__(self, *, dry_run_default: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dry_run_default = dry_run_default
+        self.run_settings = run_description(dry_run_default)
+        self.summary = PENDING_SUMMARY
+
+    def dry_run(self, context: Context) -> bool:
+        return bool(context["params"].get("dry_run", self.dry_run_default))
+
+
+class _TargetOperator(_SummaryFields):
     """One target of one config; the config is loaded at execute time, stores built then."""
 
-    template_fields: Sequence[str] = ("config_path",)
+    template_fields: Sequence[str] = ("config_path", "run_settings", "summary")
     ui_color = "#e8f0fe"
 
     def __init__(self, *, config_path: str, target: str, **kwargs: Any) -> None:
@@ -52,6 +83,8 @@ class MergeSecretsOperator(_TargetOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         count = self.run_engine(context, "merge")
+        done = "would merge" if self.dry_run(context) else "merged"
+        self.summary = f"{self.target}: {done} {count} secret{'' if count == 1 else 's'}"
         return {"target": self.target, "secrets": count}
 
 
@@ -65,24 +98,22 @@ class SyncSecretsOperator(_TargetOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         report: TargetReport = self.run_engine(context, "sync")
         data = report.to_dict()
+        whole = Report(dry_run=self.dry_run(context), targets=(report,))
+        self.summary = render_human(whole)
         if report.status == "failed":
             context["ti"].xcom_push(key="return_value", value=data)
             message = f"sync of target '{self.target}' failed: {report.error}"
             raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
-        self.log.info(
-            "%s", render_human(Report(dry_run=report_dry_run(context), targets=(report,)))
-        )
+        self.log.info("%s", self.summary)
         return data
 
 
-def report_dry_run(context: Context) -> bool:
-    return bool(context["params"].get("dry_run", False))
-
-
-class SecretSyncReportOperator(BaseOperator):
+class SecretSyncReportOperator(_SummaryFields):
     """Gather the sync tasks' reports into one (SPEC §4); runs whatever happened upstream.
 
-    Fails when a target failed, or when ``fail_on_changes`` is set and anything changed.
+    Its log starts with the one-line summary (``secretsync (dry run): ...``), its ``summary``
+    rendered field holds the whole report, its XCom the report as data. Fails when a target
+    failed, or when ``fail_on_changes`` is set and anything changed.
     """
 
     ui_color = "#e6f4ea"
@@ -110,8 +141,9 @@ class SecretSyncReportOperator(BaseOperator):
             else:
                 error = f"task {task_id} ended {states.get(task_id) or 'without a report'}"
                 targets.append(TargetReport(target=target, status="failed", error=error))
-        report = Report(dry_run=report_dry_run(context), targets=tuple(targets))
-        self.log.info("secretsync report\n%s", render_human(report))
+        report = Report(dry_run=self.dry_run(context), targets=tuple(targets))
+        self.summary = render_human(report)
+        self.log.info("%s\n%s", render_compact(report), self.summary)
         if report.failed:
             names = ", ".join(t.target for t in report.failed)
             raise AirflowFailException(f"secretsync: failed targets: {names}")

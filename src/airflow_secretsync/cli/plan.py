@@ -10,12 +10,7 @@ from airflow_secretsync.cli import EXIT_OK
 from airflow_secretsync.cli.console import add_command, config_file, output_help
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
-from airflow_secretsync.config.model import (
-    AwsDestination,
-    AwsSourceLocation,
-    S3Location,
-    VaultLocation,
-)
+from airflow_secretsync.config.locations import describe, location
 from airflow_secretsync.errors import ConfigError
 
 
@@ -53,22 +48,6 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def location(store: object) -> dict[str, Any]:
-    """Where a source, merge store or destination lives: kind, place and connection id."""
-    if isinstance(store, VaultLocation):
-        return {"type": "vault", "mount": store.mount, "path": store.path,
-                "connection_id": store.connection_id}  # fmt: skip
-    if isinstance(store, S3Location):
-        return {"type": "s3", "bucket": store.bucket, "prefix": store.prefix,
-                "region": store.region, "connection_id": store.connection_id}  # fmt: skip
-    assert isinstance(store, AwsDestination | AwsSourceLocation)
-    where = {"type": "aws", "region": store.region, "prefix": store.prefix,
-             "connection_id": store.connection_id}  # fmt: skip
-    if isinstance(store, AwsDestination):
-        where["account_id"] = store.account_id
-    return where
-
-
 def destination(config: PipelineConfig, target: str) -> dict[str, Any]:
     """Where ``target`` syncs to: store type, location and connection id (no secrets)."""
     return location(config.targets[target].destination)
@@ -89,20 +68,6 @@ def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
             {"target": name, "destination": destination(config, name)} for name in plan.sync_targets
         ],
     }
-
-
-def describe(where: dict[str, Any]) -> str:
-    """A :func:`location` for people: ``AWS Secrets Manager staging/* in us-east-1 (...)``."""
-    conn = where["connection_id"]
-    region = f"in {where['region']}" if where.get("region") else "in the connection's region"
-    if where["type"] == "vault":
-        text = f"Vault {where['mount']}/{where['path']}".rstrip("/")
-    elif where["type"] == "s3":
-        text = f"S3 s3://{where['bucket']}/{where['prefix']} {region}"
-    else:
-        text = f"AWS Secrets Manager {where['prefix'] or '(no prefix) '}* {region}"
-        text += f", account {where['account_id']}" if where.get("account_id") else ""
-    return f"{text} (connection {conn})"
 
 
 def render_plan(config: PipelineConfig, plan: Plan) -> str:
