@@ -111,11 +111,13 @@ def test_the_dag_describes_itself(api) -> None:
 def test_every_airflow_process_listens_on_loopback_only(airflow_standalone, api) -> None:
     import psutil
 
-    group = [
-        p.pid
-        for p in psutil.process_iter()
-        if os.getpgid(p.pid) == airflow_standalone.process_group
-    ]
+    def in_group(process: psutil.Process) -> bool:
+        try:
+            return os.getpgid(process.pid) == airflow_standalone.process_group
+        except ProcessLookupError:  # ended meanwhile
+            return False
+
+    group = [p.pid for p in psutil.process_iter() if in_group(p)]
     listening = [
         c.laddr.ip
         for c in psutil.net_connections(kind="inet")
