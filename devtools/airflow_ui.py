@@ -22,7 +22,7 @@ from pathlib import Path
 from devtools.isolated_servers import isolated_servers
 from devtools.local_airflow import AIRFLOW, REPO, airflow_home
 from devtools.seed import seed_example
-from devtools.serve import how_to_use
+from devtools.serve import how_to_use, stop_on_sigterm
 from devtools.servers import HOST, LocalServers, free_port
 
 DEFAULT_PORT = 8080
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, help="API server port (default 8080, if it is free)")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     print("Starting OpenBao, moto and airflow standalone (about a minute)...", flush=True)
     try:
         with local_airflow(args.port) as airflow:

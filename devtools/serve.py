@@ -31,7 +31,17 @@ def how_to_use(servers: LocalServers) -> str:
     )
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``) stop like Ctrl-C, so the servers are stopped too."""
+
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> int:
+    stop_on_sigterm()
     with local_servers() as servers:
         seed_example(servers)
         print(how_to_use(servers), flush=True)
