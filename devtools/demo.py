@@ -35,6 +35,9 @@ def destination_names(env: dict[str, str]) -> dict[str, list[str]]:
 
 
 def main() -> int:
+    from airflow_secretsync.cli.console import quiet_third_party_logs
+
+    quiet_third_party_logs()  # before Airflow is imported, as the CLI does
     from airflow_secretsync.core.render import render_human
     from airflow_secretsync.core.report import Report
 
