@@ -44,7 +44,7 @@ class _SummaryFields(BaseOperator):
         self.run_settings = run_description(dry_run_default)
         self.summary = PENDING_SUMMARY
 
-    def dry_run(self, context: Context) -> bool:
+    def is_dry_run(self, context: Context) -> bool:
         return bool(context["params"].get("dry_run", self.dry_run_default))
 
 
@@ -83,7 +83,7 @@ class MergeSecretsOperator(_TargetOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         count = self.run_engine(context, "merge")
-        done = "would merge" if self.dry_run(context) else "merged"
+        done = "would merge" if self.is_dry_run(context) else "merged"
         self.summary = f"{self.target}: {done} {count} secret{'' if count == 1 else 's'}"
         return {"target": self.target, "secrets": count}
 
@@ -98,7 +98,7 @@ class SyncSecretsOperator(_TargetOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         report: TargetReport = self.run_engine(context, "sync")
         data = report.to_dict()
-        whole = Report(dry_run=self.dry_run(context), targets=(report,))
+        whole = Report(dry_run=self.is_dry_run(context), targets=(report,))
         self.summary = render_human(whole)
         if report.status == "failed":
             context["ti"].xcom_push(key="return_value", value=data)
@@ -141,7 +141,7 @@ class SecretSyncReportOperator(_SummaryFields):
             else:
                 error = f"task {task_id} ended {states.get(task_id) or 'without a report'}"
                 targets.append(TargetReport(target=target, status="failed", error=error))
-        report = Report(dry_run=self.dry_run(context), targets=tuple(targets))
+        report = Report(dry_run=self.is_dry_run(context), targets=tuple(targets))
         self.summary = render_human(report)
         self.log.info("%s\n%s", render_compact(report), self.summary)
         if report.failed:
