@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test lint format docs demo airflow e2e bench clean
+.PHONY: install test lint format docs demo servers airflow e2e bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ docs: install
 
 demo: install
 	$(PY) -m devtools.demo
+
+# OpenBao + moto seeded with the example; prints the exports for the CLI; Ctrl-C stops them.
+servers: install
+	$(PY) -m devtools.serve
 
 airflow: install
 	$(PY) -m devtools.airflow_ui

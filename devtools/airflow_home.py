@@ -5,8 +5,10 @@ Nothing of the developer's own ``~/airflow`` is read or written.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,10 +53,39 @@ def airflow_home(servers: LocalServers, *, keep: bool = False) -> Iterator[dict[
             shutil.rmtree(home, ignore_errors=True)
 
 
-def dags_test(env: dict[str, str], dag_id: str, conf: str | None = None) -> bool:
-    """``airflow dags test`` (output kept quiet); True when the run succeeded."""
+def dags_test(env: dict[str, str], dag_id: str, conf: str | None = None) -> tuple[bool, str]:
+    """``airflow dags test`` with its output captured: (whether the run succeeded, the output)."""
     cmd = [AIRFLOW, "dags", "test", dag_id]
     if conf:
         cmd += ["--conf", conf]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    return result.returncode == 0 and "state=success" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    return result.returncode == 0 and "state=success" in output, output
+
+
+def _metadata_db(env: dict[str, str]) -> sqlite3.Connection:
+    return sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db")
+
+
+def latest_xcom(env: dict[str, str], dag_id: str, task_id: str) -> object:
+    """The ``return_value`` XCom of ``task_id`` in the newest run of ``dag_id`` (None if none)."""
+    with _metadata_db(env) as conn:
+        row = conn.execute(
+            "SELECT value FROM xcom WHERE dag_id=? AND task_id=? AND key='return_value' "
+            "ORDER BY timestamp DESC LIMIT 1",
+            (dag_id, task_id),
+        ).fetchone()
+    if row is None:
+        return None
+    return json.loads(row[0] if isinstance(row[0], str) else row[0].decode())
+
+
+def latest_task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
+    """Task id -> state in the newest run of ``dag_id``."""
+    with _metadata_db(env) as conn:
+        rows = conn.execute(
+            "SELECT task_id, state FROM task_instance WHERE run_id = (SELECT run_id FROM dag_run "
+            "WHERE dag_id=? ORDER BY id DESC LIMIT 1) AND dag_id=?",
+            (dag_id, dag_id),
+        ).fetchall()
+    return dict(rows)

@@ -1,5 +1,6 @@
 """`make airflow`: local OpenBao + moto seeded with the example, and ``airflow standalone`` on
-127.0.0.1 serving this repo's ``dags/``. Prints the URL and login; Ctrl-C stops everything."""
+127.0.0.1 serving this repo's ``dags/``. Prints the URL, the login and the exports that point the
+CLI at the same servers; Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from devtools.airflow_home import AIRFLOW, airflow_home
 from devtools.isolated_servers import isolated_servers
 from devtools.paths import REPO
 from devtools.seed import seed_example
+from devtools.serve import how_to_use, stop_on_sigterm
 from devtools.servers import HOST, LocalServers, free_port
 
 DEFAULT_PORT = 8080
@@ -39,6 +41,7 @@ class RunningAirflow:
     home: Path
     log_file: Path
     servers: LocalServers
+    process_group: int
 
 
 def choose_port(preferred: int = DEFAULT_PORT) -> int:
@@ -51,12 +54,34 @@ def choose_port(preferred: int = DEFAULT_PORT) -> int:
     return preferred
 
 
+# standalone starts its components as plain `airflow`; this one comes first on their PATH and
+# keeps the scheduler and triggerer from starting log servers, which listen on every interface
+# (their host is not configurable). The API server reads the task logs from local files.
+LOOPBACK_AIRFLOW = """#!/bin/sh
+case "$1" in
+  scheduler|triggerer) exec "{airflow}" "$@" --skip-serve-logs ;;
+esac
+exec "{airflow}" "$@"
+"""
+
+
+def loopback_airflow(home: Path) -> Path:
+    """A directory holding the ``airflow`` wrapper of :data:`LOOPBACK_AIRFLOW`."""
+    bin_dir = home / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "airflow"
+    script.write_text(LOOPBACK_AIRFLOW.format(airflow=AIRFLOW))
+    script.chmod(0o755)
+    return bin_dir
+
+
 def standalone_env(home: Path, port: int) -> dict[str, str]:
     """Settings that keep every standalone component on ``127.0.0.1:port`` and agreeing on JWTs."""
     url = f"http://{HOST}:{port}"
     return {
-        # standalone starts its components as plain `airflow`: find this virtualenv's first
-        "PATH": os.pathsep.join([str(Path(AIRFLOW).parent), os.environ.get("PATH", "")]),
+        "PATH": os.pathsep.join(
+            [str(loopback_airflow(home)), str(Path(AIRFLOW).parent), os.environ.get("PATH", "")]
+        ),
         "AIRFLOW__API__HOST": HOST,
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": url,
@@ -162,7 +187,7 @@ def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[Run
             try:
                 url = f"http://{HOST}:{port}"
                 password = _wait_ready(process, url, home, log, timeout)
-                yield RunningAirflow(url, USERNAME, password, home, log, servers)
+                yield RunningAirflow(url, USERNAME, password, home, log, servers, process.pid)
             finally:
                 stop_process_group(process)
 
@@ -171,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, help="API server port (default 8080, if it is free)")
     args = parser.parse_args(argv)
+    stop_on_sigterm()
     print("Starting OpenBao, moto and airflow standalone (about a minute)...", flush=True)
     try:
         with local_airflow(args.port) as airflow:
@@ -178,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"\nAirflow UI:  {airflow.url}/dags/secretsync_example\n"
                 f"Login:       {airflow.username} / {airflow.password}\n"
                 f"Logs:        {airflow.log_file}\n"
-                "Trigger the DAG with the ▶ button; set dry_run, targets, mode in the form.\n"
+                "Trigger the DAG with the ▶ button; set dry_run, targets, mode in the form.\n\n"
+                f"{how_to_use(airflow.servers)}\n"
                 "Press Ctrl-C to stop everything.",
                 flush=True,
             )

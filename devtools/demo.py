@@ -3,31 +3,15 @@ run and for real with `airflow dags test`, print the report and the destination 
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
-from pathlib import Path
 
-from devtools.airflow_home import airflow_home, dags_test
+from devtools.airflow_home import airflow_home, dags_test, latest_xcom
 from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.servers import local_servers
 
 DAG_ID = "secretsync_example"
 CONFIG = REPO / "dags" / "configs" / "example.yaml"
-
-
-def latest_report(env: dict[str, str]) -> dict:
-    """The ``report`` task's XCom of the newest run (read from the SQLite metadata DB)."""
-    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(
-            "SELECT value FROM xcom WHERE dag_id=? AND task_id='report' "
-            "ORDER BY timestamp DESC LIMIT 1",
-            (DAG_ID,),
-        ).fetchone()
-    value = row[0]
-    return json.loads(value if isinstance(value, str) else value.decode())
 
 
 def destination_names(env: dict[str, str]) -> dict[str, list[str]]:
@@ -52,6 +36,9 @@ def destination_names(env: dict[str, str]) -> dict[str, list[str]]:
 
 
 def main() -> int:
+    from airflow_secretsync.cli.console import quiet_third_party_logs
+
+    quiet_third_party_logs()  # before Airflow is imported, as the CLI does
     from airflow_secretsync.core.render import render_human
     from airflow_secretsync.core.report import Report
 
@@ -62,15 +49,20 @@ def main() -> int:
         with airflow_home(servers) as env:
             for title, conf in (("Dry run", '{"dry_run": true}'), ("Real run", None)):
                 print(f"\n=== {title}: airflow dags test {DAG_ID} ===")
-                ok = dags_test(env, DAG_ID, conf)
-                print(render_human(Report.from_dict(latest_report(env))))
+                ok, _ = dags_test(env, DAG_ID, conf)
+                print(render_human(Report.from_dict(latest_xcom(env, DAG_ID, "report"))))
                 if not ok:
                     print("The DAG run failed.")
                     return 1
             print("\n=== Destinations now hold ===")
             for where, names in destination_names(env).items():
                 print(f"{where}: {', '.join(names)}")
-    print("\nLocal servers stopped.")
+    print(
+        "\nLocal servers stopped. Next:\n"
+        "  make servers   OpenBao + moto seeded as here, kept running, with the exports that\n"
+        "                 point the CLI at them (.venv/bin/secretsync, or activate .venv)\n"
+        "  make airflow   the same servers and the Airflow UI on 127.0.0.1"
+    )
     return 0
 
 

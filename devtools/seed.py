@@ -1,4 +1,5 @@
-"""Seed the example sources (``dags/configs/example.yaml``) in local OpenBao and moto."""
+"""Seed what the example DAGs in ``dags/`` read, in local OpenBao and moto: the sources of
+``dags/configs/example.yaml`` and the step secrets of ``dags/step_secrets_example.py``."""
 
 from __future__ import annotations
 
@@ -20,14 +21,21 @@ LEGACY = {
     "legacy/smtp": "plain-text-smtp-password",
 }
 
+# What dags/step_secrets_example.py references. The AWS keys are moto's: the Staging sync
+# works with them as it does with the connection's.
+STEP_SECRETS_VAULT = {
+    "examples/reporting": {"token": "example-reporting-token"},
+    "examples/aws-staging": {"access_key_id": "testing", "secret_access_key": "testing"},
+}
+STEP_SECRETS_AWS = {"examples/deploy": json.dumps({"key": "example-deploy-key"})}
+
 
 def seed_example(servers: LocalServers, platform=PLATFORM, legacy=LEGACY) -> None:
-    """Write the example source secrets (idempotent)."""
+    """Write the example source secrets and step secrets (idempotent)."""
     vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
-    for path, value in platform.items():
-        vault.secrets.kv.v2.create_or_update_secret(
-            mount_point="secret", path=f"sources/platform/{path}", secret=value
-        )
+    vault_secrets = {f"sources/platform/{path}": value for path, value in platform.items()}
+    for path, value in {**vault_secrets, **STEP_SECRETS_VAULT}.items():
+        vault.secrets.kv.v2.create_or_update_secret(mount_point="secret", path=path, secret=value)
     client = boto3.client(
         "secretsmanager",
         endpoint_url=servers.aws.url,
@@ -35,7 +43,7 @@ def seed_example(servers: LocalServers, platform=PLATFORM, legacy=LEGACY) -> Non
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    for name, value in legacy.items():
+    for name, value in {**legacy, **STEP_SECRETS_AWS}.items():
         try:
             client.create_secret(Name=name, SecretString=value)
         except client.exceptions.ResourceExistsException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -53,20 +54,77 @@ class Api:
         raise AssertionError(f"timed out waiting for {path}")
 
 
-@pytest.fixture(scope="module")
-def triggered(airflow_standalone):
-    api = Api(airflow_standalone.url, airflow_standalone.username, airflow_standalone.password)
-    api.wait_for(f"/api/v2/dags/{DAG_ID}", lambda dag: not dag.get("has_import_errors"))
-    run = api.call(
-        "POST",
-        f"/api/v2/dags/{DAG_ID}/dagRuns",
-        {"logical_date": None, "conf": {"targets": ["Staging"]}},
-    )
-    final = api.wait_for(
+def trigger(api: Api, conf: dict[str, Any]) -> dict[str, Any]:
+    run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
+    return api.wait_for(
         f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}",
         lambda r: r["state"] in ("success", "failed"),
     )
-    return api, final
+
+
+@pytest.fixture(scope="module")
+def api(airflow_standalone) -> Api:
+    api = Api(airflow_standalone.url, airflow_standalone.username, airflow_standalone.password)
+    api.wait_for(f"/api/v2/dags/{DAG_ID}", lambda dag: not dag.get("has_import_errors"))
+    return api
+
+
+@pytest.fixture(scope="module")
+def triggered(api):
+    return api, trigger(api, {"targets": ["Staging"]})
+
+
+def task_instances(api: Api, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances"
+    return {ti["task_id"]: ti for ti in api.call("GET", path)["task_instances"]}
+
+
+def test_a_dry_run_and_its_summary_show_without_opening_logs(api, triggered) -> None:
+    _, real = triggered  # runs first: the dry run then has nothing left to add to Staging
+    dry = trigger(api, {"dry_run": True})
+    assert dry["state"] == "success"
+    report = task_instances(api, dry)["report"]["rendered_fields"]
+    assert (
+        report["run_settings"] == "DRY RUN: reads and diffs, writes nothing; mode full; targets all"
+    )
+    summary = report["summary"].splitlines()
+    assert summary[0] == "DRY RUN: nothing was written"
+    assert summary[-1] == "Changes: 3 pending"  # Production's three; Staging is in sync
+    assert "Production: 3 added" in report["summary"]
+    sync = task_instances(api, real)["sync.Staging"]["rendered_fields"]
+    assert sync["run_settings"] == "writes changes; mode full; targets Staging"
+    assert sync["summary"].startswith("Sync applied\n\nStaging: 3 added")
+    base = f"/api/v2/dags/{DAG_ID}/dagRuns/{dry['dag_run_id']}/taskInstances/report"
+    log = api.call("GET", f"{base}/logs/1?full_content=true", raw=True)
+    assert "secretsync (dry run): 2 targets, +3 ~0 -0 =3 (6 total), 0 failed" in log
+    xcom = api.call("GET", f"{base}/xcomEntries/return_value")["value"]
+    assert (json.loads(xcom) if isinstance(xcom, str) else xcom)["dry_run"] is True
+
+
+def test_the_dag_describes_itself(api) -> None:
+    dag = api.call("GET", f"/api/v2/dags/{DAG_ID}/details")
+    assert dag["description"] == "Secret sync from example.yaml: 2 sources -> 2 destinations"
+    assert "| Staging | Base | legacy | AWS Secrets Manager staging/*" in dag["doc_md"]
+    assert "```yaml" in dag["doc_md"]
+
+
+def test_every_airflow_process_listens_on_loopback_only(airflow_standalone, api) -> None:
+    import psutil
+
+    def in_group(process: psutil.Process) -> bool:
+        try:
+            return os.getpgid(process.pid) == airflow_standalone.process_group
+        except ProcessLookupError:  # ended meanwhile
+            return False
+
+    group = [p.pid for p in psutil.process_iter() if in_group(p)]
+    listening = [
+        c.laddr.ip
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in group
+    ]
+    assert listening  # the API server at least
+    assert set(listening) == {"127.0.0.1"}
 
 
 def test_run_succeeds_and_syncs_only_the_selected_target(triggered, airflow_standalone) -> None:

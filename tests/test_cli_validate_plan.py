@@ -104,14 +104,19 @@ def test_plan_human(tmp_path, capsys, no_network) -> None:
     assert code == 0, err
     assert out.splitlines() == [
         f"Plan for {path} (DAG secretsync_pipeline)",
+        "Merge store: Vault secret/merged (connection vault_default)",
+        "Sources (2):",
+        "  team-a  Vault secret/team-a (connection vault_default)",
+        "  legacy  AWS Secrets Manager legacy/* in the connection's region "
+        "(connection aws_default)",
         "Merge levels (3):",
         "  1. Base",
         "  2. Staging",
         "  3. Production",
         "Sync targets (2):",
-        "  Staging     -> aws us-east-1 account 123456789012 prefix 'staging/' "
+        "  Staging     -> AWS Secrets Manager staging/* in us-east-1, account 123456789012 "
         "(connection aws_default)",
-        "  Production  -> vault secret/prod (connection vault_prod)",
+        "  Production  -> Vault secret/prod (connection vault_prod)",
     ]
 
 
@@ -119,7 +124,8 @@ def test_plan_selected_targets_with_ancestors(tmp_path, capsys, no_network) -> N
     path = write_config(tmp_path, VALID)
     code, out, _ = run(capsys, "plan", str(path), "--targets", "Staging")
     assert code == 0
-    assert "Selected: Staging\nMerged as ancestors: Base\nMerge levels (2):" in out
+    assert "Selected: Staging\nMerged as ancestors: Base\nMerge store:" in out
+    assert "Merge levels (2):" in out
     assert "Production" not in out
 
 
@@ -133,6 +139,26 @@ def test_plan_json(tmp_path, capsys, no_network) -> None:
         "dry_run": False,
         "merge_enabled": True,
         "sync_enabled": True,
+        "merge_store": {
+            "type": "vault",
+            "mount": "secret",
+            "path": "merged",
+            "connection_id": "vault_default",
+        },
+        "sources": {
+            "team-a": {
+                "type": "vault",
+                "mount": "secret",
+                "path": "team-a",
+                "connection_id": "vault_default",
+            },
+            "legacy": {
+                "type": "aws",
+                "region": None,
+                "prefix": "legacy/",
+                "connection_id": "aws_default",
+            },
+        },
         "requested": ["Production"],
         "selected": ["Base", "Staging", "Production"],
         "merge_levels": [["Base"], ["Staging"], ["Production"]],
@@ -183,3 +209,39 @@ def test_console_script(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "valid: 2 sources" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "pipeline"])
+def test_config_positional_or_option(tmp_path, capsys, command) -> None:
+    path = str(write_config(tmp_path, BROKEN))
+    positional = run(capsys, command, path)
+    option = run(capsys, command, "--config", path)
+    assert positional[0] == option[0] == 2
+    assert "4 errors found" in positional[2] or "pipeline.yaml" in positional[2]
+    assert positional[2] == option[2]
+    for argv in ([command], [command, path, "--config", path]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert "CONFIG or --config CONFIG" in capsys.readouterr().err
+
+
+def test_help_is_plain_text_and_explains_output(capsys) -> None:
+    for command in ("validate", "plan", "pipeline"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "``" not in text
+        assert "--config CONFIG" in text
+    with pytest.raises(SystemExit):
+        main(["pipeline", "--help"])
+    assert "compact: one line" in " ".join(capsys.readouterr().out.split())
+
+
+def test_validate_plurals(tmp_path, capsys) -> None:
+    one = "version: 1\npipeline: {merge: {enabled: false}}\nsources: {a: {vault: {path: a}}}\n"
+    one += "targets: {T: [a]}\n"
+    path = write_config(tmp_path, one)
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+    assert out == f"{path}: valid: 1 source, 1 target (0 with a destination), 1 merge level\n"

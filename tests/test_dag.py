@@ -204,3 +204,33 @@ def test_task_group_config_dry_run_is_reported_and_writes_nothing(
     assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {}
     assert read_vault(vault_client, f"{ns}/prod") == {}
     assert read_vault(vault_client, f"{ns}/merged") == {}
+
+
+def rendered(run, task_id: str) -> dict:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    ti = next(ti for ti in run.get_task_instances() if ti.task_id == task_id)
+    with create_session() as session:
+        return RenderedTaskInstanceFields.get_templated_fields(ti, session=session)
+
+
+def test_dry_run_shows_in_rendered_fields_and_docs(tmp_path, dag_file, seeded) -> None:
+    ns, dag_id, path = make_config(tmp_path)
+    seeded(ns)
+    dag = dag_file(dag_id, DAG_SOURCE.format(path=str(path)))
+    assert dag.description == "Secret sync from pipeline.yaml: 2 sources -> 2 destinations"
+    assert f"| Staging | Base | legacy | AWS Secrets Manager {ns}/staging/*" in dag.doc_md
+    assert "```yaml\n\nversion: 1\n" in dag.doc_md
+    run = dag.test(run_conf={"dry_run": True, "targets": ["Staging"]})
+    assert run.state == "success"
+    report = rendered(run, "report")
+    assert report["run_settings"] == (
+        "DRY RUN: reads and diffs, writes nothing; mode full; targets Staging"
+    )
+    assert report["summary"].startswith("DRY RUN: nothing was written\n")
+    assert report["summary"].endswith("Changes: 1 pending")
+    sync = rendered(run, "sync.Staging")
+    assert "Staging: 1 added" in sync["summary"]
+    assert rendered(run, "merge.Staging")["summary"] == "Staging: would merge 1 secret"
+    assert CANARY not in json.dumps([report, sync])

@@ -283,3 +283,47 @@ def test_console_script_stdout_is_only_the_report(world) -> None:
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["summary"]["added"] == 6
     assert CANARY not in result.stdout + result.stderr
+
+
+def test_failed_merge_counts_the_same_targets_and_says_why(servers) -> None:
+    """The example config with an unreachable Vault, through the installed script: the same two
+    targets as a good run (Base, with no destination, is named in their errors), each failure
+    with its cause, no urllib3 retry noise, no wrap at 80 columns when piped."""
+    import os
+    import subprocess
+    import sys
+
+    broken = {"conn_type": "vault", "host": "127.0.0.1", "port": 9, "password": "x"}
+    env = {**os.environ, "AIRFLOW_CONN_VAULT_DEFAULT": json.dumps(broken)}
+    script = str(Path(sys.executable).with_name("secretsync"))
+    config = str(Path(__file__).resolve().parent.parent / "dags" / "configs" / "example.yaml")
+    compact = subprocess.run(
+        [script, "pipeline", "--config", config, "--output", "compact"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert compact.returncode == 2
+    assert compact.stdout.startswith("secretsync: 2 targets, +0 ~0 -0 =0 (0 total), 2 failed: ")
+    assert "Staging: merge of 'Base' failed: Vault connection 'vault_default': cannot reach" in (
+        compact.stdout
+    )
+    assert "Retrying" not in compact.stderr
+    human = subprocess.run(
+        [script, "pipeline", "--config", config], capture_output=True, text=True, env=env
+    )
+    lines = human.stdout.splitlines()
+    assert lines[-1] == "No changes applied, 2 targets failed"
+    assert any(len(line) > 80 and "cannot reach Vault at" in line for line in lines)
+
+
+def test_no_aws_hook_chatter_on_a_good_run(world) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = str(Path(sys.executable).with_name("secretsync"))
+    result = subprocess.run(
+        [script, "pipeline", "--config", str(world["config"]), "--dry-run", "--output", "compact"],
+        capture_output=True, text=True, env=os.environ.copy(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "credentials retrieved" not in result.stderr

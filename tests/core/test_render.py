@@ -84,3 +84,22 @@ def test_compact_is_one_line() -> None:
 @pytest.mark.parametrize("output", OUTPUT_FORMATS)
 def test_no_value_in_any_format(output: str) -> None:
     assert CANARY not in render(sample_report(), output)
+
+
+def test_all_failed_is_never_zero_sum() -> None:
+    failed = tuple(TargetReport(name, "failed", "vault down") for name in ("A", "B", "C"))
+    text = render(Report(dry_run=False, targets=failed), "human")
+    assert text.splitlines()[-1] == "No changes applied, 3 targets failed"
+    assert "Zero-sum" not in text
+    dry = render(Report(dry_run=True, targets=failed[:1]), "human")
+    assert dry.splitlines()[-1] == "No changes pending, 1 target failed"
+
+
+def test_compact_on_failure_gives_each_reason() -> None:
+    report = Report(
+        dry_run=False,
+        targets=(TargetReport("A", "failed", "vault down"), TargetReport("B")),
+    )
+    assert render(report, "compact") == (
+        "secretsync: 2 targets, +0 ~0 -0 =0 (0 total), 1 failed: A: vault down"
+    )

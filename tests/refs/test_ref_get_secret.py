@@ -155,7 +155,9 @@ def test_failing_store_is_logged_without_values_and_skipped(
         get_secret(name, required=True, vault_connection_id="no_such_vault", cache=cache)
     assert str(exc.value).endswith(
         f"; failed: vault (cannot resolve 'ref+vault://secret/{mapped}"
-        "?connection_id=no_such_vault': Vault connection 'no_such_vault' is not defined)"
+        "?connection_id=no_such_vault': Vault connection 'no_such_vault' is not defined: "
+        "define it with the environment variable AIRFLOW_CONN_NO_SUCH_VAULT, in the Airflow UI "
+        "(Admin > Connections), or in your secrets backend)"
     )
 
 

@@ -183,7 +183,9 @@ def test_undefined_connection_names_it(resolver) -> None:
         resolver.resolve("ref+vault://secret/x?connection_id=no_such_vault#/k")
     assert str(exc.value) == (
         "cannot resolve 'ref+vault://secret/x?connection_id=no_such_vault#/k': "
-        "Vault connection 'no_such_vault' is not defined"
+        "Vault connection 'no_such_vault' is not defined: define it with the environment "
+        "variable AIRFLOW_CONN_NO_SUCH_VAULT, in the Airflow UI (Admin > Connections), or in "
+        "your secrets backend"
     )
 
 

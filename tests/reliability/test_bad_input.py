@@ -55,7 +55,8 @@ def assert_clear_failure(result: CliResult) -> None:
     event(f"exit {result.code}")
     assert "Traceback" not in result.err + result.out
     if result.code == 2 and not result.out:
-        lines = [line for line in result.err.splitlines() if line.startswith(("error:", "usage:"))]
+        usage = ("error:", "usage:")  # argparse's usage line; Rich help writes it "Usage:"
+        lines = [line for line in result.err.splitlines() if line.lower().startswith(usage)]
         assert lines, result.err
     else:
         assert result.code in (0, 1, 2), result

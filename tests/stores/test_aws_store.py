@@ -290,7 +290,8 @@ def test_server_down_gives_one_clear_error(factory, airflow_conn, prefix) -> Non
 
 
 def test_undefined_connection_is_an_error(factory, prefix) -> None:
-    with pytest.raises(StoreError, match="AWS connection 'aws_nowhere' is not defined"):
+    expected = r"AWS connection 'aws_nowhere' is not defined: .*AIRFLOW_CONN_AWS_NOWHERE.*UI"
+    with pytest.raises(StoreError, match=expected):
         destination(factory, prefix, connection_id="aws_nowhere")
 
 

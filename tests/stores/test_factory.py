@@ -76,7 +76,8 @@ def test_unknown_names_and_missing_merge_store_are_config_errors(factory) -> Non
 
 def test_undefined_vault_connection_is_one_clear_error(factory) -> None:
     made = factory(sources={"s": {"vault": {"path": "x", "connection_id": "vault_missing"}}})
-    with pytest.raises(StoreError, match=r"^Vault connection 'vault_missing' is not defined$"):
+    expected = r"^Vault connection 'vault_missing' is not defined: .*AIRFLOW_CONN_VAULT_MISSING"
+    with pytest.raises(StoreError, match=expected):
         made.source("s")
 
 

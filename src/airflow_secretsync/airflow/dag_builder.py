@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator, TaskGroup
 
+from airflow_secretsync.airflow.dag_docs import dag_description, dag_doc_md
 from airflow_secretsync.airflow.operators import (
     MergeSecretsOperator,
     SecretSyncReportOperator,
@@ -71,6 +72,7 @@ def add_pipeline_tasks(
                     config_path=path,
                     target=spec.target,
                     trigger_rule=TASK_TRIGGER_RULE,
+                    dry_run_default=config.pipeline.dry_run,
                 )
     (report_spec,) = graph.phase("report")
     report = SecretSyncReportOperator(
@@ -78,6 +80,7 @@ def add_pipeline_tasks(
         config_path=path,
         sync_task_ids=[tasks[spec.task_id].task_id for spec in graph.phase("sync")],
         retries=0,
+        dry_run_default=config.pipeline.dry_run,
     )
     tasks[report_spec.task_id] = report
     for spec in graph.tasks:
@@ -111,7 +114,8 @@ class SecretSyncDagBuilder(StepSecrets):
             "catchup": False,
             "params": build_params(config),
             "default_args": _default_args(config),
-            "doc_md": f"Secret sync pipeline generated from `{self.config_path.name}`.",
+            "description": dag_description(config),
+            "doc_md": dag_doc_md(config),
             **self.dag_kwargs,
         }
         with DAG(**settings) as dag:

@@ -12,20 +12,41 @@ from airflow_secretsync.airflow.params import run_options
 from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.core.engine import Engine, RunOptions
-from airflow_secretsync.core.render import render_human
+from airflow_secretsync.core.render import render_compact, render_human
 from airflow_secretsync.core.report import Report, TargetReport
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.stores.factory import StoreFactory
 
 
+def run_description(dry_run_default: bool) -> str:
+    """A template of what a run does (dry run or not, mode, targets), for the Rendered
+    Templates tab; ``dry_run_default`` applies when the run's params have no ``dry_run``."""
+    return (
+        f"{{{{ 'DRY RUN: reads and diffs, writes nothing' if params.get('dry_run', "
+        f"{bool(dry_run_default)}) else 'writes changes' }}}}; "
+        "mode {{ params.get('mode') or 'full' }}; "
+        "targets {{ (params.get('targets') or ['all']) | join(', ') }}"
+    )
+
+
+PENDING_SUMMARY = "(filled in when the task has run)"
+
+
 class _ConfigOperator(BaseOperator):
-    """A task of one config file, loaded at execute time."""
+    """A task of one config file, loaded at execute time.
 
-    template_fields: Sequence[str] = ("config_path",)
+    ``run_settings`` (what this run does) and ``summary`` (what it did) are shown in the
+    Rendered Templates tab: ``summary`` is rewritten once the task has run. Names only.
+    """
 
-    def __init__(self, *, config_path: str, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("config_path", "run_settings", "summary")
+    overwrite_rtif_after_execution = True
+
+    def __init__(self, *, config_path: str, dry_run_default: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config_path = str(config_path)
+        self.run_settings = run_description(dry_run_default)
+        self.summary = PENDING_SUMMARY
 
     def effective_options(self, context: Context) -> tuple[PipelineConfig, RunOptions]:
         """The config and this run's options: the DAG's params where it defines them, the
@@ -68,7 +89,9 @@ class MergeSecretsOperator(_TargetOperator):
     ui_color = "#fef3e0"
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _, count = self.run_engine(context, "merge")
+        options, count = self.run_engine(context, "merge")
+        done = "would merge" if options.dry_run else "merged"
+        self.summary = f"{self.target}: {done} {count} secret{'' if count == 1 else 's'}"
         return {"target": self.target, "secrets": count}
 
 
@@ -82,18 +105,22 @@ class SyncSecretsOperator(_TargetOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         options, report = self.run_engine(context, "sync")
         data = report.to_dict()
+        whole = Report(dry_run=options.dry_run, targets=(report,))
+        self.summary = render_human(whole)
         if report.status == "failed":
             context["ti"].xcom_push(key="return_value", value=data)
             message = f"sync of target '{self.target}' failed: {report.error}"
             raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
-        self.log.info("%s", render_human(Report(dry_run=options.dry_run, targets=(report,))))
+        self.log.info("%s", self.summary)
         return data
 
 
 class SecretSyncReportOperator(_ConfigOperator):
     """Gather the sync tasks' reports into one (SPEC §4); runs whatever happened upstream.
 
-    Fails when a target failed, or when ``fail_on_changes`` is set and anything changed.
+    Its log starts with the one-line summary (``secretsync (dry run): ...``), its ``summary``
+    rendered field holds the whole report, its XCom the report as data. Fails when a target
+    failed, or when ``fail_on_changes`` is set and anything changed.
     """
 
     ui_color = "#e6f4ea"
@@ -123,7 +150,8 @@ class SecretSyncReportOperator(_ConfigOperator):
                 targets.append(TargetReport(target=target, status="failed", error=error))
         _, options = self.effective_options(context)
         report = Report(dry_run=options.dry_run, targets=tuple(targets))
-        self.log.info("secretsync report\n%s", render_human(report))
+        self.summary = render_human(report)
+        self.log.info("%s\n%s", render_compact(report), self.summary)
         if report.failed:
             names = ", ".join(t.target for t in report.failed)
             raise AirflowFailException(f"secretsync: failed targets: {names}")

@@ -21,7 +21,7 @@ EXIT_ERROR = 2
 #: when their command runs, so ``validate`` and ``plan`` never load ``pipeline``'s imports.
 COMMANDS: dict[str, str] = {
     "validate": "check a pipeline config (no network access)",
-    "plan": "show merge levels and sync targets (no network access)",
+    "plan": "show what a run would merge and sync (no network access)",
     "pipeline": "merge sources and sync destinations",
 }
 
@@ -49,6 +49,9 @@ def _command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``secretsync`` console script; returns the process exit code."""
+    from airflow_secretsync.cli.console import quiet_third_party_logs
+
+    quiet_third_party_logs()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(commands={_command(argv)} & COMMANDS.keys())
     args = parser.parse_args(argv)

@@ -1,18 +1,88 @@
-"""Keep the CLI's stdout for its result: logs and progress go to stderr."""
+"""What every subcommand shares: its parser's look and config argument, and a stdout kept for
+its result (logs and progress go to stderr)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 
 from rich.console import Console
+from rich_argparse import RawDescriptionRichHelpFormatter
 
 from airflow_secretsync.core.render import plain_text
 
 PROGRESS_AFTER_SECONDS = 1.0
+# Third-party chatter that says nothing to a CLI user: the AWS hook's "credentials retrieved
+# from login and password" and urllib3's "Retrying ..." before a connection error we report.
+QUIET_LOGGERS = {
+    "airflow.providers.amazon.aws.utils.connection_wrapper": "warning",
+    "urllib3.connectionpool": "error",
+}
+NAMESPACE_LEVELS = "AIRFLOW__LOGGING__NAMESPACE_LEVELS"
+OUTPUT_HELP = {
+    "human": "readable text (default)",
+    "json": "the report as JSON (SPEC §4)",
+    "github": "GitHub Actions annotations and step outputs",
+    "compact": "one line, with the reason of each failed target",
+}
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand parser with Rich help (as Airflow's) and the ``CONFIG`` argument, which is
+    accepted both as ``secretsync NAME CONFIG`` and ``secretsync NAME --config CONFIG``."""
+    parser = subparsers.add_parser(
+        name, help=summary, description=description, formatter_class=RawDescriptionRichHelpFormatter
+    )
+    parser.add_argument(
+        "config", nargs="?", metavar="CONFIG", action=_OnceConfig, help="pipeline YAML file"
+    )
+    parser.add_argument(
+        "--config",
+        dest="config",
+        metavar="CONFIG",
+        action=_OnceConfig,
+        help="the same, as an option",
+    )
+    parser.set_defaults(config_parser=parser)
+    return parser
+
+
+def output_help(choices: tuple[str, ...]) -> str:
+    """``--output`` help naming what each format is for."""
+    return "report format: " + "; ".join(f"{name}: {OUTPUT_HELP[name]}" for name in choices)
+
+
+class _OnceConfig(argparse.Action):
+    """Store the config file given positionally or with ``--config``, refusing both."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        if values is None:  # the positional form, absent
+            return
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error("give the config file once: either CONFIG or --config CONFIG")
+        setattr(namespace, self.dest, values)
+
+
+def config_file(args: argparse.Namespace) -> str:
+    """The config file of a parsed subcommand; a usage error when none was given."""
+    if args.config is None:
+        args.config_parser.error("the pipeline config file is required: CONFIG or --config CONFIG")
+    return args.config
+
+
+def quiet_third_party_logs() -> None:
+    """Lower :data:`QUIET_LOGGERS` through Airflow's ``[logging] namespace_levels``; call before
+    Airflow is imported. Levels the user set there win."""
+    ours = " ".join(f"{name}={level}" for name, level in QUIET_LOGGERS.items())
+    theirs = os.environ.get(NAMESPACE_LEVELS, "")
+    os.environ[NAMESPACE_LEVELS] = f"{ours} {theirs}".strip()
 
 
 class ProgressHandler(logging.Handler):
@@ -33,7 +103,8 @@ class ProgressHandler(logging.Handler):
 @contextmanager
 def logs_to_stderr(progress_logger: str = "airflow_secretsync") -> Iterator[None]:
     """For the duration: root log handlers write to stderr at WARNING, anything printed goes
-    to stderr, and INFO records of ``progress_logger`` show as progress lines."""
+    to stderr, INFO records of ``progress_logger`` show as progress lines, and the standard
+    library's :data:`QUIET_LOGGERS` say less."""
     import airflow.settings  # noqa: F401 - Airflow configures logging on import; do it first
 
     root = logging.getLogger()
@@ -52,10 +123,16 @@ def logs_to_stderr(progress_logger: str = "airflow_secretsync") -> Iterator[None
     ours.addHandler(progress)
     ours.setLevel(logging.INFO)
     ours.propagate = False
+    quiet = {logging.getLogger(name): level.upper() for name, level in QUIET_LOGGERS.items()}
+    saved_quiet = {logger: logger.level for logger in quiet}
+    for logger, level in quiet.items():
+        logger.setLevel(level)
     try:
         with redirect_stdout(sys.stderr):
             yield
     finally:
+        for logger, level in saved_quiet.items():
+            logger.setLevel(level)
         ours.removeHandler(progress)
         ours.level, ours.propagate = saved
         root.setLevel(saved_level)

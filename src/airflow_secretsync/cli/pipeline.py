@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 
 from airflow_secretsync.cli import COMMANDS, EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from airflow_secretsync.cli.console import logs_to_stderr
+from airflow_secretsync.cli.console import add_command, config_file, logs_to_stderr, output_help
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.core.engine import Engine, RunOptions
@@ -23,14 +23,21 @@ from airflow_secretsync.stores.factory import StoreFactory
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("pipeline", help=COMMANDS["pipeline"], description=__doc__)
-    parser.add_argument("--config", required=True, help="pipeline YAML file")
+    parser = add_command(
+        subparsers,
+        "pipeline",
+        COMMANDS["pipeline"],
+        "Run merge and/or sync from a pipeline file and print the report.\n"
+        "Exit code: 0 success, 1 changes found or applied (with --exit-code), 2 a target failed.",
+    )
     parser.add_argument("--targets", help="comma-separated targets (ancestors are merged too)")
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--merge-only", action="store_true", help="run the merge phase only")
     phase.add_argument("--sync-only", action="store_true", help="sync from the merge store only")
     parser.add_argument("--dry-run", action="store_true", help="diff and report, write nothing")
-    parser.add_argument("--output", choices=OUTPUT_FORMATS, default="human")
+    parser.add_argument(
+        "--output", choices=OUTPUT_FORMATS, default="human", help=output_help(OUTPUT_FORMATS)
+    )
     parser.add_argument(
         "--exit-code", action="store_true", help="exit 1 when changes were found or applied"
     )
@@ -61,7 +68,7 @@ def step_secrets(config: PipelineConfig, options: list[str]) -> StepSecrets:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(config_file(args))
     secrets = step_secrets(config, args.step_secret)
     mode = "merge-only" if args.merge_only else "sync-only" if args.sync_only else "full"
     targets = (
@@ -78,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             stores.close()
     text = render(report, args.output)
-    if args.output == "human":
+    if args.output == "human" and sys.stdout.isatty():
         Console(highlight=False).print(text, markup=False)
-    else:
+    else:  # piped or machine-readable: never wrapped at the terminal width
         sys.stdout.write(text + "\n")
     return exit_code(report, changes_matter=args.exit_code)

@@ -7,15 +7,21 @@ import json
 from typing import Any
 
 from airflow_secretsync.cli import COMMANDS, EXIT_OK
+from airflow_secretsync.cli.console import add_command, config_file, output_help
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
+from airflow_secretsync.config.locations import describe, location
 from airflow_secretsync.errors import ConfigError
-from airflow_secretsync.stores.registry import kind_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("plan", help=COMMANDS["plan"], description=__doc__)
-    parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
+    parser = add_command(
+        subparsers,
+        "plan",
+        COMMANDS["plan"],
+        "Show the merge store, the sources, the merge levels and each sync target's "
+        "destination, without network access.",
+    )
     parser.add_argument(
         "--targets",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
@@ -23,13 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         help="comma-separated targets (their ancestors are merged too)",
     )
-    parser.add_argument("--output", choices=("human", "json"), default="human")
+    parser.add_argument(
+        "--output", choices=("human", "json"), default="human", help=output_help(("human", "json"))
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = load_config(config_file(args))
         plan = build_plan(config, args.targets)
     except ConfigError as exc:
         return print_config_errors(exc)
@@ -41,14 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def destination(config: PipelineConfig, target: str) -> dict[str, Any]:
-    """Where ``target`` syncs to: store kind, its block's settings and scope (no secrets)."""
-    block = config.targets[target].destination
-    assert block is not None
-    return {
-        "type": kind_of(block).name,
-        "scope": str(block.scope()),
-        **block.model_dump(mode="json"),
-    }
+    """Where ``target`` syncs to: store type, location and connection id (no secrets)."""
+    return location(config.targets[target].destination)
 
 
 def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
@@ -59,15 +61,13 @@ def plan_document(config: PipelineConfig, plan: Plan) -> dict[str, Any]:
         "dry_run": config.pipeline.dry_run,
         "merge_enabled": config.pipeline.merge.enabled,
         "sync_enabled": config.pipeline.sync.enabled,
+        "merge_store": location(config.merge_store.store) if config.merge_store else None,
+        "sources": {name: location(source.store) for name, source in config.sources.items()},
         **plan.to_dict(),
         "sync_targets": [
             {"target": name, "destination": destination(config, name)} for name in plan.sync_targets
         ],
     }
-
-
-def _describe(dest: dict[str, Any]) -> str:
-    return f"{dest['scope']} (connection {dest['connection_id']})"
 
 
 def render_plan(config: PipelineConfig, plan: Plan) -> str:
@@ -78,6 +78,13 @@ def render_plan(config: PipelineConfig, plan: Plan) -> str:
         lines.append(f"Selected: {', '.join(plan.requested)}")
         if extra:
             lines.append(f"Merged as ancestors: {', '.join(extra)}")
+    if config.merge_store:
+        lines.append(f"Merge store: {describe(config.merge_store.store)}")
+    lines.append(f"Sources ({len(config.sources)}):")
+    width = max((len(name) for name in config.sources), default=0)
+    lines += [
+        f"  {name:<{width}}  {describe(source.store)}" for name, source in config.sources.items()
+    ]
     merge_note = "" if config.pipeline.merge.enabled else " - disabled: computed in memory"
     lines.append(f"Merge levels ({len(plan.merge_levels)}){merge_note}:")
     lines += [f"  {i}. {', '.join(level)}" for i, level in enumerate(plan.merge_levels, 1)]
@@ -85,7 +92,7 @@ def render_plan(config: PipelineConfig, plan: Plan) -> str:
     lines.append(f"Sync targets ({len(plan.sync_targets)}){sync_note}:")
     width = max((len(name) for name in plan.sync_targets), default=0)
     lines += [
-        f"  {name:<{width}}  -> {_describe(destination(config, name))}"
+        f"  {name:<{width}}  -> {describe(config.targets[name].destination)}"
         for name in plan.sync_targets
     ]
     if config.pipeline.dry_run:

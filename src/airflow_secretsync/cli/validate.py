@@ -6,13 +6,19 @@ import argparse
 import sys
 
 from airflow_secretsync.cli import COMMANDS, EXIT_ERROR, EXIT_OK
+from airflow_secretsync.cli.console import add_command, config_file
 from airflow_secretsync.config import build_plan, load_config
+from airflow_secretsync.core.render import plural
 from airflow_secretsync.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("validate", help=COMMANDS["validate"], description=__doc__)
-    parser.add_argument("config", metavar="CONFIG", help="pipeline YAML file")
+    parser = add_command(
+        subparsers,
+        "validate",
+        COMMANDS["validate"],
+        "Check a pipeline file and report every mistake in it, by file, line and key.",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -26,14 +32,16 @@ def print_config_errors(exc: ConfigError) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    path = config_file(args)
     try:
-        config = load_config(args.config)
+        config = load_config(path)
         plan = build_plan(config)
     except ConfigError as exc:
         return print_config_errors(exc)
     synced = sum(1 for target in config.targets.values() if target.destination is not None)
     print(
-        f"{args.config}: valid: {len(config.sources)} sources, {len(config.targets)} targets "
-        f"({synced} with a destination), {len(plan.merge_levels)} merge levels"
+        f"{path}: valid: {plural(len(config.sources), 'source')}, "
+        f"{plural(len(config.targets), 'target')} ({synced} with a destination), "
+        f"{plural(len(plan.merge_levels), 'merge level')}"
     )
     return EXIT_OK

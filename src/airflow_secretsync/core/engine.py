@@ -293,14 +293,11 @@ class Engine:
         """Merge the selected targets level by level, then sync them; never raises for a
         failing target."""
         plan = self._plan
-        failed_merges: dict[str, str] = {}
+        failed_merges: dict[str, tuple[str, str]] = {}
         if self.merge_enabled:
             for level in plan.merge_levels:
                 self._merge_level([name for name in level if self.merges(name)], failed_merges)
-        reports: dict[str, TargetReport] = {
-            name: TargetReport(target=name, status="failed", error=f"merge failed: {error}")
-            for name, error in failed_merges.items()
-        }
+        reports = self._merge_failures(failed_merges)
         runnable = [
             name for name in self.config.targets if self.syncs(name) and name not in failed_merges
         ]
@@ -316,20 +313,42 @@ class Engine:
             targets=tuple(reports[name] for name in order if name in reports),
         )
 
-    def _merge_level(self, level: Sequence[str], failed: dict[str, str]) -> None:
+    def _merge_failures(self, failed: dict[str, tuple[str, str]]) -> dict[str, TargetReport]:
+        """A failed report per target whose merge failed, naming the merge that failed first.
+
+        A target without a destination is left out when a reported target already names its
+        failure, so a run counts the same targets whether it fails or not.
+        """
+        targets = self.config.targets
+        named = {root for name, (root, _) in failed.items() if targets[name].destination}
+        return {
+            name: TargetReport(
+                target=name,
+                status="failed",
+                error=f"merge failed: {reason}"
+                if root == name
+                else f"merge of '{root}' failed: {reason}",
+            )
+            for name, (root, reason) in failed.items()
+            if targets[name].destination is not None or root not in named
+        }
+
+    def _merge_level(self, level: Sequence[str], failed: dict[str, tuple[str, str]]) -> None:
+        """Merge ``level``; ``failed`` maps each failed target to (first failed merge, why)."""
+
         def merge(name: str) -> None:
             blocked = self._failed_ancestor(name, failed)
             if blocked:
-                failed[name] = f"merge of '{blocked}' failed: {failed[blocked]}"
+                failed[name] = failed[blocked]
                 return
             try:
                 self.merge_target(name)
             except Exception as exc:
                 log.debug("merge of %s failed", name, exc_info=True)
-                failed[name] = _error_text(exc)
+                failed[name] = (name, _error_text(exc))
 
         with ThreadPoolExecutor(self._workers(self.config.pipeline.merge.parallel)) as pool:
             list(pool.map(merge, level))
 
-    def _failed_ancestor(self, name: str, failed: dict[str, str]) -> str | None:
+    def _failed_ancestor(self, name: str, failed: dict[str, tuple[str, str]]) -> str | None:
         return next((dep for dep in self.graph.dependencies(name) if dep in failed), None)

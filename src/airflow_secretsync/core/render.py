@@ -47,6 +47,11 @@ def github_property(text: str) -> str:
     return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 target``, ``3 targets``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def render_json(report: Report) -> str:
     """The spec's JSON shape, keys in a stable order."""
     return json.dumps(report.to_dict(), indent=2)
@@ -80,6 +85,18 @@ def _target_header(target: TargetReport) -> str:
     return f"{name}: {_counts(target.summary)}"
 
 
+def _outcome(report: Report) -> str:
+    """The last line: zero-sum only when nothing failed; never reads as success otherwise."""
+    changed = report.summary.changed
+    done = "pending" if report.dry_run else "applied"
+    failed = f", {plural(len(report.failed), 'target')} failed" if report.failed else ""
+    if changed:
+        return f"Changes: {changed} {done}{failed}"
+    if report.failed:
+        return f"No changes {done}{failed}"
+    return "Zero-sum: no changes"
+
+
 def render_human(report: Report) -> str:
     """Readable text grouped by target, ending with the zero-sum line."""
     lines = ["DRY RUN: nothing was written" if report.dry_run else "Sync applied"]
@@ -92,11 +109,7 @@ def render_human(report: Report) -> str:
     lines.append(f"Total: {_counts(summary)}")
     if report.failed:
         lines.append(f"Failed targets: {', '.join(plain_text(t.target) for t in report.failed)}")
-    lines.append(
-        "Zero-sum: no changes"
-        if summary.changed == 0
-        else f"Changes: {summary.changed} {'pending' if report.dry_run else 'applied'}"
-    )
+    lines.append(_outcome(report))
     return "\n".join(lines)
 
 
@@ -134,13 +147,16 @@ def _write_github_outputs(report: Report) -> None:
 
 
 def render_compact(report: Report) -> str:
-    """One line."""
+    """One line; on failure it ends with each failed target's reason."""
     s = report.summary
     mode = " (dry run)" if report.dry_run else ""
-    return (
-        f"secretsync{mode}: {len(report.targets)} targets, +{s.added} ~{s.modified} -{s.removed}"
-        f" ={s.unchanged} ({s.total} total), {len(report.failed)} failed"
+    line = (
+        f"secretsync{mode}: {plural(len(report.targets), 'target')}, +{s.added} ~{s.modified}"
+        f" -{s.removed} ={s.unchanged} ({s.total} total), {len(report.failed)} failed"
     )
+    if report.failed:
+        line += ": " + "; ".join(f"{t.target}: {t.error}" for t in report.failed)
+    return line
 
 
 RENDERERS: dict[str, Callable[[Report], str]] = {

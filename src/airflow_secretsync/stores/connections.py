@@ -94,6 +94,15 @@ def vault_failure(
     return StoreError(f"{what} (connection '{conn.conn_id}' at {conn.url}): {reason}")
 
 
+def undefined_connection(kind: str, conn_id: str) -> StoreError:
+    """The error for a connection id Airflow does not know, with how to define it."""
+    return StoreError(
+        f"{kind} connection '{conn_id}' is not defined: define it with the environment variable "
+        f"AIRFLOW_CONN_{conn_id.upper()}, in the Airflow UI (Admin > Connections), or in your "
+        "secrets backend"
+    )
+
+
 def vault_connection(conn_id: str) -> VaultConnection:
     """Authenticate to Vault with the Airflow connection ``conn_id`` (token checked once).
 
@@ -115,7 +124,7 @@ def vault_connection(conn_id: str) -> VaultConnection:
         hook = VaultHook(vault_conn_id=conn_id, **options)
         url = hook.vault_client.url
     except AirflowNotFoundException:
-        raise StoreError(f"{where} is not defined") from None
+        raise undefined_connection("Vault", conn_id) from None
     except VaultError as exc:
         raise StoreError(f"{where} is invalid: {exc.args[0] if exc.args else exc}") from None
     try:
@@ -171,7 +180,7 @@ def aws_client(
         SecretsManagerHook.get_connection(conn_id)
     except AirflowNotFoundException:
         if conn_id != AWS_FALLBACK_CONN_ID:
-            raise StoreError(f"{where} is not defined") from None
+            raise undefined_connection("AWS", conn_id) from None
     if service == "secretsmanager":
         hook: AwsBaseHook = SecretsManagerHook(aws_conn_id=conn_id, region_name=region)
     elif service == "s3":

@@ -46,6 +46,10 @@ class StoreBlock(BaseModel):
         """Where this block reads or writes (see :mod:`airflow_secretsync.scopes`)."""
         raise NotImplementedError(f"{type(self).__name__} must define scope()")
 
+    def describe(self) -> str:
+        """Where this block reads or writes, for people (default: its scope)."""
+        return str(self.scope())
+
 
 class Clients:
     """Clients shared by the stores of one run, one per key (e.g. a connection id), built on

@@ -45,6 +45,11 @@ class AwsSourceLocation(StoreBlock):
             self.prefix, self.region, self.account_id, self.role_arn, self.connection_id
         )
 
+    def describe(self) -> str:
+        region = f"in {self.region}" if self.region else "in the connection's region"
+        text = f"AWS Secrets Manager {self.prefix or '(no prefix) '}* {region}"
+        return text + (f", account {self.account_id}" if self.account_id else "")
+
 
 class AwsDestination(AwsSourceLocation):
     """An AWS Secrets Manager destination."""

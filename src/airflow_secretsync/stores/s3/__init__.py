@@ -22,6 +22,10 @@ class S3Location(StoreBlock):
         label = f"s3://{self.bucket}/{self.prefix}"
         return Scope("s3", (self.bucket,), self.prefix, False, label, self.connection_id)
 
+    def describe(self) -> str:
+        region = f"in {self.region}" if self.region else "in the connection's region"
+        return f"S3 s3://{self.bucket}/{self.prefix} {region}"
+
 
 KIND = StoreKind(
     name="s3",

@@ -20,6 +20,9 @@ class VaultLocation(StoreBlock):
         mount, path = path_prefix(self.mount), path_prefix(self.path)
         return Scope("vault", (mount,), path, True, f"vault:{mount}/{path}", self.connection_id)
 
+    def describe(self) -> str:
+        return f"Vault {path_prefix(self.mount)}/{path_prefix(self.path)}".rstrip("/")
+
 
 KIND = StoreKind(
     name="vault",
