@@ -18,19 +18,24 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
 @contextmanager
-def airflow_home(servers: LocalServers, *, keep: bool = False) -> Iterator[dict[str, str]]:
-    """Yield an environment with a migrated temporary ``AIRFLOW_HOME`` and connections set."""
+def airflow_home(
+    servers: LocalServers, *, keep: bool = False, database_url: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Yield an environment with a migrated temporary ``AIRFLOW_HOME`` and connections set;
+    the metadata database is SQLite in that home unless ``database_url`` names another."""
     home = Path(tempfile.mkdtemp(prefix="secretsync-airflow-"))
     env = {
         **os.environ,
         **servers.airflow_env(),
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
     }
     try:
-        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+        migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True)
+        if migrate.returncode:
+            raise RuntimeError(f"airflow db migrate failed:\n{migrate.stderr.decode()[-3000:]}")
         yield env
     finally:
         if not keep:
