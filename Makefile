@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test lint format docs demo servers airflow e2e bench clean
+.PHONY: install test lint format docs demo servers airflow e2e bench clean cluster cluster-deps test-cluster compat
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,8 +45,31 @@ e2e: install
 	$(PY) -m pip install -q -r tests/e2e/requirements.txt
 	$(VENV)/bin/pytest tests/e2e/ui_check.py --timeout=900 $(PYTEST_ARGS)
 
+# A CeleryExecutor Airflow on Postgres and Redis with two workers (installs Debian's postgresql
+# and redis-server when missing).
+cluster-deps:
+	@{ command -v redis-server && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server; }
+
+cluster: install cluster-deps
+	$(PY) -m devtools.cluster
+
+test-cluster: install cluster-deps
+	$(VENV)/bin/pytest tests/cluster -m cluster $(PYTEST_ARGS)
+
+# The core and DAG tests on the lowest supported Airflow, in a venv of its own.
+COMPAT_VENV    ?= .venv-compat
+COMPAT_AIRFLOW ?= 3.2.0
+compat:
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install -q "apache-airflow==$(COMPAT_AIRFLOW)" -e '.[all,dev]'
+	$(COMPAT_VENV)/bin/python -m pip install --dry-run -e '.[all]' | tee $(COMPAT_VENV)/dry-run.txt
+	@! grep -E '^Would install.*apache-airflow[-a-z]*-[0-9]' $(COMPAT_VENV)/dry-run.txt
+	$(COMPAT_VENV)/bin/pytest tests/core tests/config tests/test_dag.py $(PYTEST_ARGS)
+
 bench: install
 	$(PY) -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) docs/_build build *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(COMPAT_VENV) docs/_build build *.egg-info src/*.egg-info

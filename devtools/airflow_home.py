@@ -22,12 +22,15 @@ from devtools.servers import LocalServers
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
 
-def airflow_home_env(home: Path, *, log_level: str = "INFO") -> dict[str, str]:
-    """The environment of an Airflow whose home, SQLite database and logs are under ``home``
-    and whose DAGs folder is the repository's ``dags/``."""
+def airflow_home_env(
+    home: Path, *, log_level: str = "INFO", database_url: str | None = None
+) -> dict[str, str]:
+    """The environment of an Airflow whose home and logs are under ``home``, whose metadata
+    database is SQLite in that home unless ``database_url`` names another, and whose DAGs
+    folder is the repository's ``dags/``."""
     return {
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
@@ -36,15 +39,24 @@ def airflow_home_env(home: Path, *, log_level: str = "INFO") -> dict[str, str]:
 
 
 def migrate_db(env: dict[str, str]) -> None:
-    """``airflow db migrate`` in ``env`` (output kept quiet)."""
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True)
+    """``airflow db migrate`` in ``env``; its output is shown only if it fails."""
+    migrate = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True)
+    if migrate.returncode:
+        raise RuntimeError(f"airflow db migrate failed:\n{migrate.stderr.decode()[-3000:]}")
 
 
 @contextmanager
-def airflow_home(servers: LocalServers, *, keep: bool = False) -> Iterator[dict[str, str]]:
-    """Yield an environment with a migrated temporary ``AIRFLOW_HOME`` and connections set."""
+def airflow_home(
+    servers: LocalServers, *, keep: bool = False, database_url: str | None = None
+) -> Iterator[dict[str, str]]:
+    """Yield an environment with a migrated temporary ``AIRFLOW_HOME`` and connections set
+    (SQLite unless ``database_url`` names another metadata database)."""
     home = Path(tempfile.mkdtemp(prefix="secretsync-airflow-"))
-    env = {**os.environ, **servers.airflow_env(), **airflow_home_env(home)}
+    env = {
+        **os.environ,
+        **servers.airflow_env(),
+        **airflow_home_env(home, database_url=database_url),
+    }
     try:
         migrate_db(env)
         yield env

@@ -106,7 +106,7 @@ def standalone_env(home: Path, port: int) -> dict[str, str]:
     }
 
 
-def _api_healthy(url: str) -> bool:
+def api_healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2) as resp:
             health = json.load(resp)
@@ -132,7 +132,7 @@ def _wait_ready(process: subprocess.Popen, url: str, home: Path, log: Path, time
         if process.poll() is not None:
             raise RuntimeError(f"airflow standalone exited early; see {log}:\n{_tail(log)}")
         password = admin_password(home)
-        if password and _api_healthy(url):
+        if password and api_healthy(url):
             return password
         time.sleep(1)
     raise RuntimeError(f"Airflow was not ready within {timeout:.0f}s; see {log}:\n{_tail(log)}")

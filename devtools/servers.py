@@ -39,12 +39,13 @@ def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
         process.wait()
 
 
-def _wait_until(check, timeout: float, what: str) -> None:
+def wait_until(check, timeout: float, what: str, interval: float = 0.05) -> None:
+    """Call ``check`` until it returns true; RuntimeError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.05)
+        time.sleep(interval)
     raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s")
 
 
@@ -107,7 +108,7 @@ def start_openbao(port: int | None = None, token: str = VAULT_TOKEN) -> VaultSer
     )
     server = VaultServer(url=f"http://{HOST}:{port}", port=port, token=token, process=process)
     try:
-        _wait_until(lambda: process.poll() is None and server.is_healthy(), 30, "OpenBao")
+        wait_until(lambda: process.poll() is None and server.is_healthy(), 30, "OpenBao")
     except RuntimeError:
         server.stop()
         log.seek(0)
@@ -160,7 +161,7 @@ def start_moto(port: int | None = None) -> MotoServer:
         except OSError:
             return False
 
-    _wait_until(ready, 30, "moto")
+    wait_until(ready, 30, "moto")
     return moto
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from devtools.servers import HOST, _wait_until, free_port, stop_process
+from devtools.servers import HOST, free_port, stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 API_TOKEN = "secretsync-test-token"  # bearer token of the throw-away local servers
@@ -282,7 +282,7 @@ def start_api_server(kind: str, token: str = API_TOKEN) -> ApiServer:
     )
     server = ApiServer(kind, f"http://{HOST}:{port}", port, token, process)
     try:
-        _wait_until(server.ready, START_TIMEOUT_SECONDS, f"the {kind} API server")
+        wait_until(server.ready, START_TIMEOUT_SECONDS, f"the {kind} API server")
     except RuntimeError:
         server.stop()
         log.seek(0)

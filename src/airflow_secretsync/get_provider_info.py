@@ -6,6 +6,8 @@ from typing import Any
 
 from airflow_secretsync import __version__
 
+DOCS_URL = "https://airflow-secretsync.readthedocs.io/"
+
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider description Airflow's ProvidersManager reads."""
@@ -18,8 +20,14 @@ def get_provider_info() -> dict[str, Any]:
         "integrations": [
             {
                 "integration-name": "Secret Sync",
-                "external-doc-url": "https://airflow.apache.org/",
+                "external-doc-url": DOCS_URL,
                 "tags": ["software"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Secret Sync",
+                "python-modules": ["airflow_secretsync.airflow.operators"],
             }
         ],
         "secrets-backends": ["airflow_secretsync.airflow.secrets_backend.ChainedSecretsBackend"],

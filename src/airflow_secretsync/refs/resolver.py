@@ -62,10 +62,14 @@ def describe_error(exc: BaseException) -> str:
 
 
 def is_access_denied(exc: BaseException) -> bool:
-    """Whether ``exc`` is Airflow's authoritative "access denied", which must never be skipped."""
-    from airflow.sdk.exceptions import AirflowSecretsBackendAccessDenied
+    """Whether ``exc`` is Airflow's authoritative "access denied", which must never be skipped.
 
-    return isinstance(exc, AirflowSecretsBackendAccessDenied)
+    Airflow added that exception in 3.3; before, no secrets backend can raise it.
+    """
+    from airflow.sdk import exceptions
+
+    denied = getattr(exceptions, "AirflowSecretsBackendAccessDenied", None)
+    return denied is not None and isinstance(exc, denied)
 
 
 class SecretsResolver:
