@@ -186,7 +186,7 @@ def test_another_pipelines_merge_entries_are_foreign(world, merge) -> None:
     second = run(world["config"]("pipe_b", source="b", **shared))
     assert second.code == 2
     error = second.target("Prod")["error"]
-    assert error.startswith("merge failed: merge of 'Base' failed: ")
+    assert error.startswith("merge of 'Base' failed: ")
     assert "would overwrite secrets of another target or pipeline (app0 owned by pipe_a/Base)" in (
         error
     )
