@@ -69,6 +69,20 @@ def test_structure_and_params(tmp_path: Path) -> None:
     assert list(build_dag(path).task_dict) == list(dag.task_dict)
 
 
+def test_params_are_serialized_once_with_the_dag_not_with_each_task(tmp_path: Path) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_secretsync.airflow import build_dag
+
+    _, _, path = make_config(tmp_path)
+    serialized = DagSerialization.to_dict(build_dag(path))["dag"]
+    assert [name for name, _ in serialized["params"]] == [
+        "dry_run", "targets", "mode", "fail_on_changes",
+    ]  # fmt: skip
+    assert len(serialized["tasks"]) == 6
+    assert all("params" not in task["__var"] for task in serialized["tasks"])
+
+
 def test_broken_config_is_one_clear_import_error(tmp_path: Path) -> None:
     from airflow_secretsync.airflow import build_dag
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, BaseOperator, TaskGroup
+from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_secretsync.airflow.operators import (
     MergeSecretsOperator,
@@ -79,10 +80,27 @@ def add_pipeline_tasks(
     )
     tasks[report_spec.task_id] = report
     for spec in graph.tasks:
+        _drop_dag_params(tasks[spec.task_id])
         for upstream in spec.upstream:
             tasks[upstream] >> tasks[spec.task_id]
     (step_secrets or StepSecrets.from_config(config)).apply(tasks)
     return report
+
+
+def _drop_dag_params(task: BaseOperator) -> None:
+    """Remove the copies of the DAG's params Airflow put into ``task``.
+
+    A task resolves its params as the DAG's, then its own, at run time, so the copies change
+    nothing but are serialized with every task: with the ``targets`` enum of every target
+    that is O(tasks x targets) bytes. Params a task sets itself are kept.
+    """
+    task.params = ParamsDict(
+        {
+            k: task.params.get_param(k)
+            for k in task.params
+            if task.params.get_param(k).source != "dag"
+        }
+    )
 
 
 class SecretSyncDagBuilder(StepSecrets):
@@ -112,8 +130,10 @@ class SecretSyncDagBuilder(StepSecrets):
             "doc_md": f"Secret sync pipeline generated from `{self.config_path.name}`.",
             **self.dag_kwargs,
         }
+        params = settings.pop("params")
         with DAG(**settings) as dag:
             add_pipeline_tasks(config, self)
+        dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
         dag.fileloc = _caller_file() or dag.fileloc
         return dag
 
