@@ -44,6 +44,7 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(_BUNDLES),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "SECRETSYNC_CONFIG_CACHE": str(_AIRFLOW_HOME / "config-cache"),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

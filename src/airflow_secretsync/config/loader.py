@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from airflow_secretsync.config.cache import read_cached, write_cached
 from airflow_secretsync.config.checks import check_document, task_problems
 from airflow_secretsync.config.model import Connections, PipelineConfig, VaultLocation
 from airflow_secretsync.config.problems import Problem, render
@@ -23,14 +24,20 @@ _Store = TypeVar("_Store", bound=BaseModel)
 
 
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
-    """Read and validate the pipeline file at ``path``."""
+    """Read and validate the pipeline file at ``path`` (a file loaded before with the same
+    content comes from :mod:`~airflow_secretsync.config.cache`)."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(
             f"{os.fspath(path)}: cannot read the config file: {exc.strerror}"
         ) from None
-    return parse_config(raw, path)
+    cached = read_cached(raw, Path(path))
+    if cached is not None:
+        return cached
+    config = parse_config(raw, path)
+    write_cached(raw, config)
+    return config
 
 
 def parse_config(text: str | bytes, file: str | os.PathLike[str] | None = None) -> PipelineConfig:
