@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, TaskGroup
+from airflow.sdk import DAG, BaseOperator, TaskGroup, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_secretsync.airflow.operators import (
@@ -50,18 +50,23 @@ _OPERATORS = {"merge": MergeSecretsOperator, "sync": SyncSecretsOperator}
 
 
 def add_pipeline_tasks(
-    config: PipelineConfig, step_secrets: StepSecrets | None = None
-) -> SecretSyncReportOperator:
+    config: PipelineConfig, step_secrets: StepSecrets | None = None, only: str | None = None
+) -> SecretSyncReportOperator | None:
     """Create the pipeline's tasks in the current DAG context: one operator per task of the
     :class:`PipelineGraph` (``merge`` and ``sync`` task groups, then ``report``), one edge per
     upstream id, with ``step_secrets`` (default: the config's) attached by task id relative to
     the pipeline (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
+
+    ``only`` (a task id of the pipeline) creates that task alone, without edges: enough for
+    the process that runs it, which needs neither its neighbours nor the edges (the scheduler
+    works from the DAG the DAG processor serialized). Returns None then unless it is ``report``.
     """
     path = str(config.source_file)
     graph = PipelineGraph.from_config(config)
+    wanted = (lambda spec: spec.task_id == only) if only in graph else (lambda spec: True)
     tasks: dict[str, BaseOperator] = {}
     for phase, tooltip in _GROUP_TOOLTIPS.items():
-        specs = graph.phase(phase)
+        specs = [spec for spec in graph.phase(phase) if wanted(spec)]
         if not specs:
             continue
         with TaskGroup(phase, tooltip=tooltip):
@@ -73,17 +78,18 @@ def add_pipeline_tasks(
                     trigger_rule=TASK_TRIGGER_RULE,
                 )
     (report_spec,) = graph.phase("report")
-    report = SecretSyncReportOperator(
-        task_id=report_spec.task_id,
-        sync_task_ids=[tasks[spec.task_id].task_id for spec in graph.phase("sync")],
-        retries=0,
-    )
-    tasks[report_spec.task_id] = report
-    for spec in graph.tasks:
-        _drop_dag_params(tasks[spec.task_id])
-        for upstream in spec.upstream:
-            tasks[upstream] >> tasks[spec.task_id]
-    (step_secrets or StepSecrets.from_config(config)).apply(tasks)
+    report = None
+    if wanted(report_spec):
+        report = SecretSyncReportOperator(task_id=report_spec.task_id, sync_task_ids=[], retries=0)
+        prefix = report.task_id.removesuffix(report_spec.task_id)  # the enclosing group's
+        report.sync_task_ids = [prefix + spec.task_id for spec in graph.phase("sync")]
+        tasks[report_spec.task_id] = report
+    for task_id, task in tasks.items():
+        _drop_dag_params(task)
+        for upstream in graph[task_id].upstream:
+            if upstream in tasks:
+                tasks[upstream] >> task
+    (step_secrets or StepSecrets.from_config(config)).apply(tasks, graph.task_ids)
     return report
 
 
@@ -101,6 +107,13 @@ def _drop_dag_params(task: BaseOperator) -> None:
             if task.params.get_param(k).source != "dag"
         }
     )
+
+
+def _running_task(dag_id: str) -> str | None:
+    """The task id when this file is parsed to run one task of ``dag_id`` (Airflow's parsing
+    context), else None: a 1,000-target DAG then builds one operator instead of 1,335."""
+    context = get_parsing_context()
+    return context.task_id if context.dag_id == dag_id else None
 
 
 class SecretSyncDagBuilder(StepSecrets):
@@ -132,7 +145,7 @@ class SecretSyncDagBuilder(StepSecrets):
         }
         params = settings.pop("params")
         with DAG(**settings) as dag:
-            add_pipeline_tasks(config, self)
+            add_pipeline_tasks(config, self, only=_running_task(dag.dag_id))
         dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
         dag.fileloc = _caller_file() or dag.fileloc
         return dag

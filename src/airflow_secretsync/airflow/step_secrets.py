@@ -238,11 +238,15 @@ class StepSecrets:
         if problems:
             raise ConfigError(problems)
 
-    def apply(self, tasks: Mapping[str, BaseOperator]) -> None:
-        """Attach each step's secrets to ``tasks[task_id]`` (after :meth:`check_task_ids`)."""
-        self.check_task_ids(tasks)
+    def apply(
+        self, tasks: Mapping[str, BaseOperator], task_ids: Iterable[str] | None = None
+    ) -> None:
+        """Attach each step's secrets to ``tasks[task_id]`` after :meth:`check_task_ids`
+        against ``task_ids`` (default: those of ``tasks``, which may then be a subset)."""
+        self.check_task_ids(tasks if task_ids is None else task_ids)
         for task_id, entries in self._secrets.items():
-            attach_step_secrets(tasks[task_id], entries)
+            if task_id in tasks:
+                attach_step_secrets(tasks[task_id], entries)
 
     def _entries_of(self, task_id: str) -> dict[str, str]:
         if task_id not in self._secrets:
