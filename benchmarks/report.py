@@ -108,10 +108,11 @@ ten times smaller. `--output PATH` writes the page elsewhere."""
 
 #: Why a goal is missed, as analysed for this version; shown under the goals when it is.
 PARSE_NOTE = (
-    "DAG parse: the `targets` trigger param lists every target name (its `items.enum` and "
-    "`examples`), and Airflow copies the DAG's params into every task, deep-copying them when "
-    "the task is created and writing them out again when the DAG is serialized: both grow "
-    "with tasks x targets (see the *Serialized* column in section 1)."
+    "DAG parse: the DAG processor creates one Airflow operator per task (about 0.3 ms of CPU "
+    "each in `BaseOperator.__init__` and its default-argument handling) and one edge per "
+    "dependency: that part grows with the task count, not with our code. The config itself "
+    "comes from the on-disk cache (keyed on the file's content) after the first parse; a task "
+    "process builds only its own task."
 )
 COLD_NOTE = (
     "Cold look-up: the `awssecrets` provider builds its client with the amazon provider's "
@@ -149,12 +150,31 @@ def goals(results: Results) -> str:
             notes.append(note)
 
     for row in (r for r in results.dag_parse if r.targets == dag_parse.GOAL_TARGETS):
+        name = f"DAG, {count(row.targets)} targets"
         goal(
-            f"DAG parse, {count(row.targets)} targets: our own work",
-            f"< {seconds(dag_parse.GOAL_SECONDS)} CPU",
+            f"{name}: own parse work",
+            f"<= {seconds(dag_parse.GOAL_SECONDS)} CPU",
             f"{seconds(row.own_cpu)} CPU ({seconds(row.own_wall)} wall)",
-            row.own_cpu < dag_parse.GOAL_SECONDS,
+            row.own_cpu <= dag_parse.GOAL_SECONDS,
             PARSE_NOTE,
+        )
+        goal(
+            f"{name}: serialized size",
+            f"<= {dag_parse.GOAL_SERIALIZED_MB:.0f} MB",
+            f"{row.serialized_mb:.2f} MB",
+            row.serialized_mb <= dag_parse.GOAL_SERIALIZED_MB,
+        )
+        goal(
+            f"{name}: serialization",
+            f"<= {seconds(dag_parse.GOAL_SERIALIZE_SECONDS)} CPU",
+            f"{seconds(row.serialize_cpu_s)} CPU",
+            row.serialize_cpu_s <= dag_parse.GOAL_SERIALIZE_SECONDS,
+        )
+        goal(
+            f"{name}: a task loading its DAG file (own work)",
+            f"<= {seconds(dag_parse.GOAL_TASK_LOAD_SECONDS)}",
+            f"{seconds(row.task_load_own_wall)} wall ({seconds(row.task_load.cpu)} CPU)",
+            row.task_load_own_wall <= dag_parse.GOAL_TASK_LOAD_SECONDS,
         )
     for row in (r for r in results.sync if r.scenario == sync.STEADY):
         if row.ratio is not None:
@@ -244,6 +264,8 @@ def dag_parse_section(results: Results) -> str:
             seconds(row.own_cpu),
             seconds(row.serialize_cpu_s),
             f"{row.serialized_mb:.2f} MB",
+            f"{row.tasks * row.targets:,}",
+            seconds(row.task_load_own_wall),
         ]
         for row in results.dag_parse
     ]
@@ -256,6 +278,8 @@ def dag_parse_section(results: Results) -> str:
         "Own work (CPU)",
         "Serialize (CPU)",
         "Serialized",
+        "Tasks x targets",
+        "Task load (own)",
     ]
     config_rows = [
         [
@@ -274,7 +298,11 @@ fresh interpreter that has already imported `airflow.sdk`, as a DAG processor ha
 DAG file (`DAG(...)` alone), imported in the same rounds, is subtracted: what remains is ours
 (importing airflow-secretsync, reading the YAML, creating the tasks). The DAG processor then
 serializes the DAG to store it: that CPU time and the JSON's size are from the first round
-(one run).
+(one run). *Tasks x targets* is what the serialized size grew with while every task carried
+a copy of the DAG's params (the `targets` enum); the params are now serialized once, with the
+DAG, so the size grows with the tasks alone. *Task load* is the import as the process running
+task `sync.T0` does it (Airflow's parsing context set; it builds that task only), minus the
+empty DAG file.
 
 {table(parse_header, rows)}
 

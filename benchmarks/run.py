@@ -55,7 +55,7 @@ class Settings:
 
 FULL = Settings(
     name="full",
-    parse_targets=(10, 100, 1000),
+    parse_targets=(10, 100, 1000, 3000),
     sync_sizes=(1000, 10000),
     scaling_sizes=(1000, 5000, 10000),
     memory_size=10000,

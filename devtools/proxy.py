@@ -1,16 +1,19 @@
-"""A small threaded HTTP proxy in front of a real server, for injecting faults in tests.
+"""A small threaded HTTP proxy in front of a real server, for injecting faults in tests and
+latency or quotas in the benchmarks.
 
 Every request is forwarded to the upstream server unless ``intercept`` answers it instead (a
 canned error such as AWS throttling); ``observe`` sees each forwarded request with the upstream
 status before the client gets the response (so it can, say, stop the upstream server right after
 a write landed). When the upstream cannot be reached the client connection is closed without a
-response, as a server that died would.
+response, as a server that died would. ``delay_s`` is waited before every request is answered
+(forwarded or intercepted), as a network round trip to a remote server would.
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
@@ -43,12 +46,18 @@ class FaultProxy:
     """Forwards ``http://127.0.0.1:<port>`` to ``upstream``; counts what it did."""
 
     def __init__(
-        self, upstream: str, *, intercept: Intercept | None = None, observe: Observe | None = None
+        self,
+        upstream: str,
+        *,
+        intercept: Intercept | None = None,
+        observe: Observe | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.intercept = intercept
         self.observe = observe
+        self.delay_s = delay_s
         self.forwarded = 0
         self.intercepted = 0
         self.unreachable = 0
@@ -74,6 +83,8 @@ class FaultProxy:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         request = Request(handler.command, handler.path, handler.headers, _read_body(handler))
+        if self.delay_s:
+            time.sleep(self.delay_s)
         reply = self.intercept(request) if self.intercept else None
         if reply is not None:
             self._count("intercepted")
