@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from benchmarks import dag_parse, lookups, memory, sync
+from benchmarks import dag_parse, lookups, memory, network, quota, sync
 from benchmarks.timing import Runs
 
 if TYPE_CHECKING:
@@ -214,6 +214,24 @@ def goals(results: Results) -> str:
             f"{peak.peak_mb:.0f} MB",
             peak.peak_mb < memory.GOAL_MB,
         )
+    large = results.large_memory
+    if large is not None:
+        goal(
+            f"Peak RSS of a {count(large.size)}-secret sync",
+            f"<= {memory.GOAL_LARGE_MB} MB",
+            f"{large.peak_mb:.0f} MB",
+            large.peak_mb <= memory.GOAL_LARGE_MB,
+        )
+        if results.memory is not None:
+            ratio = large.cpu_per_secret_s / results.memory.cpu_per_secret_s
+            goal(
+                f"Steady-state client CPU per secret, {count(large.size)} vs "
+                f"{count(results.memory.size)} secrets",
+                f"within {times(memory.GOAL_CPU_PER_SECRET_RATIO)}",
+                times(ratio),
+                ratio <= memory.GOAL_CPU_PER_SECRET_RATIO,
+            )
+    latency_goals(results, goal)
     if len(results.scaling) > 1:
         cpu = scaling_growth(results.scaling, lambda runs: runs.cpu)
         wall = scaling_growth(results.scaling, lambda runs: runs.wall)
@@ -235,6 +253,47 @@ def goals(results: Results) -> str:
     if notes:
         text += "\n\nNotes:\n\n" + "\n".join(f"- {note}" for note in notes)
     return text
+
+
+def latency_goals(results: Results, goal) -> None:
+    """Sections 2 and 3: the ratios and bounds at :data:`network.GOAL_LATENCY_MS`, quotas."""
+    for row in (r for r in results.latency if r.latency_ms == network.GOAL_LATENCY_MS):
+        name = f"{count(row.size)} secrets, {row.latency_ms:g} ms latency"
+        goal(
+            f"Steady state vs the naive loop, {name}",
+            f">= {times(network.GOAL_STEADY_RATIO)} faster",
+            times(row.steady_ratio),
+            row.steady_ratio >= network.GOAL_STEADY_RATIO,
+        )
+        goal(
+            f"Steady state vs its latency bound, {name}",
+            f"within {times(network.GOAL_BOUND_FACTOR)} of {seconds(row.steady_bound_s)}",
+            f"{seconds(row.steady.wall)} ({times(row.steady.wall / row.steady_bound_s)})",
+            row.steady.wall <= network.GOAL_BOUND_FACTOR * row.steady_bound_s,
+        )
+        goal(
+            f"First sync vs the naive loop, {name}",
+            f">= {times(network.GOAL_FIRST_RATIO)} faster",
+            times(row.first_ratio),
+            row.first_ratio >= network.GOAL_FIRST_RATIO,
+        )
+    quotas = results.quotas
+    if quotas is not None:
+        goal(
+            f"First sync of {count(quotas.size)} secrets within AWS quotas",
+            f"no failed target, >= {network.GOAL_QUOTA_SHARE:.0%} of the quota-bound rate",
+            f"{quotas.failed_targets} failed, {seconds(quotas.first.wall)} "
+            f"({quotas.share_of_quota_rate:.0%} of the rate; "
+            f"bound {seconds(quotas.quota_bound_s)})",
+            quotas.failed_targets == 0 and quotas.share_of_quota_rate >= network.GOAL_QUOTA_SHARE,
+        )
+        steady_throttled = sum(quotas.throttled.get("steady", {}).values())
+        goal(
+            f"Steady state of {count(quotas.size)} secrets within AWS quotas",
+            "no ThrottlingException",
+            f"{count(steady_throttled)} throttled",
+            steady_throttled == 0,
+        )
 
 
 def writes(runs: Runs) -> int:
@@ -425,20 +484,34 @@ def memory_section(results: Results) -> str:
         return ""
     rows = [
         [
-            count(peak.size),
-            f"{peak.imports_mb:.0f} MB",
-            f"{peak.first_sync_mb:.0f} MB",
-            f"{peak.steady_sync_mb:.0f} MB",
+            count(run.size),
+            f"{run.imports_mb:.0f} MB",
+            f"{run.first_sync_mb:.0f} MB",
+            f"{run.steady_sync_mb:.0f} MB",
+            seconds(run.cpu_per_secret_s),
         ]
+        for run in (peak, results.large_memory)
+        if run is not None
     ]
     return f"""## 4. Peak memory
 
 A child process (`python -m benchmarks.memory`) imports Airflow's providers and the engine,
-runs a first sync of {count(peak.size)} secrets into an empty destination, then a
-steady-state sync, and reports its peak RSS after each step (`VmHWM` in `/proc/self/status`:
-`ru_maxrss` would include the parent's memory, copied at fork).
+runs a first sync of N secrets into an empty destination, then a steady-state sync, and
+reports its peak RSS after each step (`VmHWM` in `/proc/self/status`: `ru_maxrss` would
+include the parent's memory, copied at fork) and the steady-state sync's CPU time.
 
-{table(["Secrets", "after imports", "after first sync", "after steady-state sync"], rows)}"""
+{
+        table(
+            [
+                "Secrets",
+                "after imports",
+                "after first sync",
+                "after steady-state sync",
+                "steady-state CPU per secret",
+            ],
+            rows,
+        )
+    }"""
 
 
 def scaling_growth(scaling: dict[int, Runs], measure) -> float:
@@ -487,6 +560,70 @@ then diffs.
 {table(header_row, rows)}"""
 
 
+def latency_section(results: Results) -> str:
+    if not results.latency:
+        return ""
+    rows = [
+        [
+            f"{row.latency_ms:g} ms",
+            seconds(row.first.wall),
+            seconds(row.baseline_first.wall),
+            times(row.first_ratio),
+            seconds(row.steady.wall),
+            seconds(row.baseline_steady.wall),
+            times(row.steady_ratio),
+            seconds(row.steady_bound_s),
+            calls_by_operation(row.steady),
+        ]
+        for row in results.latency
+    ]
+    vault_workers, aws_workers = network.read_concurrency()
+    size = count(results.latency[0].size)
+    header_row = [
+        "Latency", "first sync", "naive", "ratio", "steady state", "naive", "ratio",
+        "latency bound", "steady-state calls",
+    ]  # fmt: skip
+    return f"""## 6. Network latency
+
+A proxy process in front of OpenBao and one in front of moto (`benchmarks/proxy_process.py`)
+delay every request by the latency before answering it, as a round trip to a remote Vault or
+to AWS does. {size} secrets of 1 KB: a first sync into an empty destination and a
+steady-state sync, by the engine and by the naive per-secret loop, one run each, side by side.
+The latency bound of a steady-state sync is Vault calls x latency / {vault_workers} (Vault
+reads in flight) + AWS reads (`ListSecrets` pages, `BatchGetSecretValue` calls) x latency /
+{aws_workers} (AWS reads in flight).
+
+{table(header_row, rows)}"""
+
+
+def quota_section(results: Results) -> str:
+    quotas = results.quotas
+    if quotas is None:
+        return ""
+    rows = [
+        [
+            name,
+            seconds(runs.wall),
+            ", ".join(f"{op} {count(n)}" for op, n in quotas.allowed.get(name, {}).items())
+            or "none",
+            ", ".join(f"{op} {count(n)}" for op, n in quotas.throttled.get(name, {}).items())
+            or "none",
+        ]
+        for name, runs in (("first", quotas.first), ("steady", quotas.steady))
+    ]
+    limits = ", ".join(f"{name} {rate:,.0f}/s" for name, rate in quota.QUOTAS.items())
+    return f"""## 7. AWS quotas
+
+The proxy in front of moto enforces Secrets Manager's per-second quotas per region with token
+buckets ({limits}; `read` is DescribeSecret + GetSecretValue, `write` PutSecretValue +
+UpdateSecret + UpdateSecretVersionStage) and answers `ThrottlingException` (HTTP 400) beyond
+them, with {quotas.latency_ms:g} ms of latency on every request. {count(quotas.size)} secrets:
+a first sync into an empty region, then a steady-state sync (one run each). The quota bound
+is the time the first sync's calls need at the quotas' rates (the slowest group).
+
+{table(["Sync", "time", "requests let through", "throttled"], rows)}"""
+
+
 def render(results: Results) -> str:
     sections = [
         header(results),
@@ -496,5 +633,7 @@ def render(results: Results) -> str:
         lookups_section(results),
         memory_section(results),
         scaling_section(results),
+        latency_section(results),
+        quota_section(results),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import config_parse, dag_parse, lookups, memory, sync
+from benchmarks import config_parse, dag_parse, lookups, memory, network, sync
 from benchmarks.environment import Environment, load_average
 from benchmarks.seeding import FreshRegions
 from benchmarks.timing import Runs
@@ -43,6 +43,10 @@ class Settings:
     lookup_keys: int
     runs: int
     cold_runs: int
+    latency_size: int
+    latencies_ms: tuple[float, ...]
+    quota_size: int
+    large_memory_size: int
     references_full_up_to: int = 1000
 
     def __post_init__(self) -> None:
@@ -63,6 +67,10 @@ FULL = Settings(
     lookup_keys=100,
     runs=3,
     cold_runs=7,
+    latency_size=1000,
+    latencies_ms=(0, 5, 20, 50),
+    quota_size=1000,
+    large_memory_size=50000,
 )
 QUICK = Settings(
     name="quick",
@@ -74,6 +82,10 @@ QUICK = Settings(
     lookup_keys=100,
     runs=3,
     cold_runs=5,
+    latency_size=100,
+    latencies_ms=(0, 20),
+    quota_size=200,
+    large_memory_size=2000,
 )
 
 
@@ -89,6 +101,9 @@ class Results:
     #: Seconds to read the Vault source alone and the AWS destination alone, by size.
     reads: dict[int, tuple[float, float]] = field(default_factory=dict)
     memory: memory.MemoryResult | None = None
+    large_memory: memory.MemoryResult | None = None
+    latency: list[network.LatencyRow] = field(default_factory=list)
+    quotas: network.QuotaResult | None = None
     lookups: lookups.LookupResult | None = None
     duration_s: float = 0.0
     finished: str = ""  # UTC date and time
@@ -129,6 +144,15 @@ def run_all(
             progress(f"peak memory of syncing {size} secrets (child process)")
             bench.move_to_empty_region()
             results.memory = memory.measure(bench.config_path, size, env)
+    progress(f"latency: {settings.latency_size} secrets at {settings.latencies_ms} ms")
+    results.latency = network.measure_latency(
+        servers, settings.latency_size, settings.latencies_ms, workdir, regions
+    )
+    progress(f"AWS quotas: first and steady sync of {settings.quota_size} secrets")
+    results.quotas = network.measure_quotas(servers, settings.quota_size, workdir, regions)
+    progress(f"peak memory of syncing {settings.large_memory_size} secrets (child process)")
+    large = sync.SyncBench(servers, settings.large_memory_size, workdir, regions)
+    results.large_memory = memory.measure(large.config_path, large.size, env)
     progress(f"{settings.lookups} variable look-ups")
     results.lookups = lookups.measure(
         servers,
