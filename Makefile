@@ -41,8 +41,9 @@ e2e: install
 	$(PY) -m pip install -q -r tests/e2e/requirements.txt
 	$(VENV)/bin/pytest tests/e2e/ui_check.py --timeout=900 $(PYTEST_ARGS)
 
+# QUICK=1: the quick sizes (under 5 minutes), as `python -m benchmarks.run --quick`.
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) docs/_build build *.egg-info src/*.egg-info

@@ -85,10 +85,11 @@ same process and against the same servers.
 
 - **Servers**: a local OpenBao dev server (in memory) and a moto server in its own process,
   both on 127.0.0.1 and sharing the cores with the benchmark. Every call is a real HTTP
-  request, but without network latency: here most of the time is CPU (client, OpenBao and
-  moto), so concurrency buys little. Against AWS and a remote Vault every call also waits for
-  the network, which favours whoever makes fewer calls and overlaps them (the *fewer calls*
-  column).
+  request; sections 1-5 add no network latency: there most of the time is CPU (client,
+  OpenBao and moto), so concurrency buys little. Sections 6 and 7 put a delaying (and
+  quota-enforcing) proxy process in front of both servers: against AWS and a remote Vault
+  every call waits for the network, which favours whoever makes fewer calls and overlaps
+  them.
 - **moto**: two costs that grow with the number of secrets, which AWS does not have, are
   removed in the benchmark's moto process (`benchmarks/moto_server.py`; the tests use moto
   as shipped): moto found a secret by name or ARN by scanning every secret, and filtered every
@@ -101,9 +102,9 @@ same process and against the same servers.
 - Other work on the machine slows everything down; the load average above shows how busy it
   was.
 
-Run it yourself: `make bench` (about a quarter of an hour on 2 cores), or
-`SECRETSYNC_BENCH_QUICK=1 make bench` / `.venv/bin/python -m benchmarks.run --quick` for sizes
-ten times smaller. `--output PATH` writes the page elsewhere."""
+Run it yourself: `make bench` (the better part of an hour on 2 cores), or
+`make bench QUICK=1` / `.venv/bin/python -m benchmarks.run --quick` for smaller sizes (under
+5 minutes). `--output PATH` writes the page elsewhere."""
 
 
 #: Why a goal is missed, as analysed for this version; shown under the goals when it is.
