@@ -62,6 +62,7 @@ class FaultProxy:
         self.intercepted = 0
         self.unreachable = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -107,16 +108,26 @@ class FaultProxy:
             handler.wfile.write(reply.body)
 
     def _forward(self, request: Request) -> Reply:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=120)
-        try:
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP} | {
-                "Content-Length": str(len(request.body))
-            }
-            connection.request(request.method, request.path, request.body, headers)
-            response = connection.getresponse()
-            body = response.read()
-        finally:
+        """Forward over this thread's upstream connection (kept alive, as a client's pool
+        would be); a connection the upstream closed meanwhile is replaced once."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP} | {
+            "Content-Length": str(len(request.body))
+        }
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                connection.request(request.method, request.path, request.body, headers)
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except OSError:
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+        if response.will_close:
             connection.close()
+            self._local.connection = None
         kept = {
             k: v
             for k, v in response.getheaders()
@@ -124,11 +135,21 @@ class FaultProxy:
         }
         return Reply(response.status, kept, body)
 
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(*self.upstream, timeout=120)
+            self._local.connection = connection
+        return connection
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle's algorithm on, the body
+            # would wait for the client's delayed ACK (about 40 ms a response)
+            disable_nagle_algorithm = True
 
             def handle_one_request(self) -> None:
                 self.raw_requestline = self.rfile.readline(65537)
