@@ -50,7 +50,10 @@ _OPERATORS = {"merge": MergeSecretsOperator, "sync": SyncSecretsOperator}
 
 
 def add_pipeline_tasks(
-    config: PipelineConfig, step_secrets: StepSecrets | None = None, only: str | None = None
+    config: PipelineConfig,
+    step_secrets: StepSecrets | None = None,
+    only: str | None = None,
+    graph: PipelineGraph | None = None,
 ) -> SecretSyncReportOperator | None:
     """Create the pipeline's tasks in the current DAG context: one operator per task of the
     :class:`PipelineGraph` (``merge`` and ``sync`` task groups, then ``report``), one edge per
@@ -60,9 +63,10 @@ def add_pipeline_tasks(
     ``only`` (a task id of the pipeline) creates that task alone, without edges: enough for
     the process that runs it, which needs neither its neighbours nor the edges (the scheduler
     works from the DAG the DAG processor serialized). Returns None then unless it is ``report``.
+    ``graph``: the config's :class:`PipelineGraph`, when the caller has built it.
     """
     path = str(config.source_file)
-    graph = PipelineGraph.from_config(config)
+    graph = graph or PipelineGraph.from_config(config)
     wanted = (lambda spec: spec.task_id == only) if only in graph else (lambda spec: True)
     tasks: dict[str, BaseOperator] = {}
     for phase, tooltip in _GROUP_TOOLTIPS.items():
@@ -89,7 +93,7 @@ def add_pipeline_tasks(
         for upstream in graph[task_id].upstream:
             if upstream in tasks:
                 tasks[upstream] >> task
-    (step_secrets or StepSecrets.from_config(config)).apply(tasks, graph.task_ids)
+    (step_secrets or StepSecrets.from_config(config, graph)).apply(tasks, graph.task_ids)
     return report
 
 
@@ -127,7 +131,8 @@ class SecretSyncDagBuilder(StepSecrets):
         self.config_path = Path(config_path)
         self.config = load_config(config_path)
         self.dag_kwargs = dag_kwargs
-        super().__init__(StepSecrets.from_config(self.config).get_step_secrets())
+        self.graph = PipelineGraph.from_config(self.config)
+        super().__init__(StepSecrets.from_config(self.config, self.graph).get_step_secrets())
 
     def build(self) -> DAG:
         """One DAG: ``dag:`` settings apply, ``dag_kwargs`` override them."""
@@ -145,7 +150,7 @@ class SecretSyncDagBuilder(StepSecrets):
         }
         params = settings.pop("params")
         with DAG(**settings) as dag:
-            add_pipeline_tasks(config, self, only=_running_task(dag.dag_id))
+            add_pipeline_tasks(config, self, only=_running_task(dag.dag_id), graph=self.graph)
         dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
         dag.fileloc = _caller_file() or dag.fileloc
         return dag
