@@ -88,6 +88,7 @@ QUICK = Settings(
     latencies_ms=(0, 20),
     quota_size=200,
     large_memory_size=2000,
+    references_full_up_to=100,
 )
 
 
