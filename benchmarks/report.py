@@ -187,9 +187,9 @@ def goals(results: Results) -> str:
         )
         goal(
             f"{name}: a task loading its DAG file (own work)",
-            f"<= {seconds(dag_parse.GOAL_TASK_LOAD_SECONDS)}",
-            f"{seconds(row.task_load_own_wall)} wall ({seconds(row.task_load.cpu)} CPU)",
-            row.task_load_own_wall <= dag_parse.GOAL_TASK_LOAD_SECONDS,
+            f"<= {seconds(dag_parse.GOAL_TASK_LOAD_SECONDS)} CPU",
+            f"{seconds(row.task_load_own_cpu)} CPU ({seconds(row.task_load_own_wall)} wall)",
+            row.task_load_own_cpu <= dag_parse.GOAL_TASK_LOAD_SECONDS,
         )
     for row in (r for r in results.sync if r.scenario == sync.STEADY):
         if row.ratio is not None:
@@ -342,7 +342,7 @@ def dag_parse_section(results: Results) -> str:
             seconds(row.serialize_cpu_s),
             f"{row.serialized_mb:.2f} MB",
             f"{row.tasks * row.targets:,}",
-            seconds(row.task_load_own_wall),
+            seconds(row.task_load_own_cpu),
         ]
         for row in results.dag_parse
     ]
@@ -356,7 +356,7 @@ def dag_parse_section(results: Results) -> str:
         "Serialize (CPU)",
         "Serialized",
         "Tasks x targets",
-        "Task load (own)",
+        "Task load (own, CPU)",
     ]
     config_rows = [
         [
@@ -379,7 +379,9 @@ serializes the DAG to store it: that CPU time and the JSON's size are from the f
 a copy of the DAG's params (the `targets` enum); the params are now serialized once, with the
 DAG, so the size grows with the tasks alone. *Task load* is the import as the process running
 task `sync.T0` does it (Airflow's parsing context set; it builds that task only), minus the
-empty DAG file.
+empty DAG file. The first round reads each config and fills the config cache (keyed on the
+file's content); the medians are of parses that find it, as every parse after the first of
+an unchanged file does. A changed file pays `parse_config` (table below) once more.
 
 {table(parse_header, rows)}
 

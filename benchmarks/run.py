@@ -173,9 +173,11 @@ def run_all(
 
 
 def isolated_airflow_env(home: Path) -> dict[str, str]:
-    """A throw-away Airflow home (nothing of the developer's is read or written), quiet logs."""
+    """A throw-away Airflow home and config cache (nothing of the developer's is read or
+    written), quiet logs."""
     return {
         "AIRFLOW_HOME": str(home),
+        "SECRETSYNC_CONFIG_CACHE": str(home / "config-cache"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
