@@ -68,8 +68,9 @@ compat:
 	@! grep -E '^Would install.*apache-airflow[-a-z]*-[0-9]' $(COMPAT_VENV)/dry-run.txt
 	$(COMPAT_VENV)/bin/pytest tests/core tests/config tests/test_dag.py $(PYTEST_ARGS)
 
+# QUICK=1: the quick sizes (under 5 minutes), as `python -m benchmarks.run --quick`.
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) $(COMPAT_VENV) docs/_build build *.egg-info src/*.egg-info

@@ -1,7 +1,8 @@
 """Peak memory (RSS) of a sync, measured in a child process of its own.
 
 The child reports its peak RSS (Linux ``VmHWM``) after importing everything and building the
-config, after a first sync into an empty destination, then after a steady-state sync.
+config, after a first sync into an empty destination, then after a steady-state sync, and the
+CPU seconds of that steady-state sync (per secret, compared between sizes).
 
 Child: ``python -m benchmarks.memory CONFIG SIZE`` (the environment names the connections).
 """
@@ -13,11 +14,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 GOAL_MB = 300
+#: The large run (section 4): its peak, and its steady-state CPU per secret against the
+#: smaller run's.
+GOAL_LARGE_MB = 400
+GOAL_CPU_PER_SECRET_RATIO = 1.25
 PROVIDER_HOOKS = (
     "airflow.providers.amazon.aws.hooks.secrets_manager",
     "airflow.providers.hashicorp.hooks.vault",
@@ -43,10 +49,15 @@ class MemoryResult:
     imports_mb: float
     first_sync_mb: float
     steady_sync_mb: float
+    steady_cpu_s: float
 
     @property
     def peak_mb(self) -> float:
         return max(self.first_sync_mb, self.steady_sync_mb)
+
+    @property
+    def cpu_per_secret_s(self) -> float:
+        return self.steady_cpu_s / self.size
 
 
 def measure(config: Path, size: int, env: Mapping[str, str]) -> MemoryResult:
@@ -75,7 +86,9 @@ def child(config_path: str, size: int) -> dict[str, float]:
     calls = ApiCalls()
     peaks = {"imports_mb": peak_rss_mb()}
     for name, expect in (("first_sync_mb", "added"), ("steady_sync_mb", "unchanged")):
+        cpu = time.process_time()
         summary = sync_once(config, calls).summary
+        peaks["steady_cpu_s"] = time.process_time() - cpu
         if getattr(summary, expect) != size:
             raise SystemExit(f"expected {size} {expect}, got {summary.to_dict()}")
         peaks[name] = peak_rss_mb()

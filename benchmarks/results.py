@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmarks import cli_validate, dag_parse, lookups, memory, sync
+from benchmarks import cli_validate, dag_parse, lookups, memory, network, sync
 from benchmarks.environment import Environment
 from benchmarks.timing import Runs
 
@@ -24,6 +24,10 @@ class Settings:
     lookup_keys: int
     runs: int
     cold_runs: int
+    latency_size: int
+    latencies_ms: tuple[float, ...]
+    quota_size: int
+    large_memory_size: int
     references_full_up_to: int = 1000
 
     def __post_init__(self) -> None:
@@ -36,7 +40,7 @@ class Settings:
 
 FULL = Settings(
     name="full",
-    parse_targets=(10, 100, 1000),
+    parse_targets=(10, 100, 1000, 3000),
     sync_sizes=(1000, 10000),
     scaling_sizes=(1000, 5000, 10000),
     memory_size=10000,
@@ -44,6 +48,10 @@ FULL = Settings(
     lookup_keys=100,
     runs=3,
     cold_runs=7,
+    latency_size=1000,
+    latencies_ms=(0, 5, 20, 50),
+    quota_size=1000,
+    large_memory_size=50000,
 )
 QUICK = Settings(
     name="quick",
@@ -55,6 +63,11 @@ QUICK = Settings(
     lookup_keys=100,
     runs=3,
     cold_runs=5,
+    latency_size=100,
+    latencies_ms=(0, 20),
+    quota_size=200,
+    large_memory_size=2000,
+    references_full_up_to=100,
 )
 
 
@@ -71,6 +84,9 @@ class Results:
     #: Seconds to read the Vault source alone and the AWS destination alone, by size.
     reads: dict[int, tuple[float, float]] = field(default_factory=dict)
     memory: memory.MemoryResult | None = None
+    large_memory: memory.MemoryResult | None = None
+    latency: list[network.LatencyRow] = field(default_factory=list)
+    quotas: network.QuotaResult | None = None
     lookups: lookups.LookupResult | None = None
     duration_s: float = 0.0
     finished: str = ""  # UTC date and time

@@ -30,6 +30,7 @@ def airflow_home_env(
     folder is the repository's ``dags/``."""
     return {
         "AIRFLOW_HOME": str(home),
+        "SECRETSYNC_CONFIG_CACHE": str(home / "config-cache"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),

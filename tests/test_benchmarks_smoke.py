@@ -27,6 +27,10 @@ TINY = Settings(
     lookup_keys=3,
     runs=1,
     cold_runs=2,
+    latency_size=20,
+    latencies_ms=(0, 5),
+    quota_size=60,
+    large_memory_size=30,
 )
 VAULT_READS = {"Vault GET data": 20, "Vault LIST metadata": 2}  # root + one folder
 
@@ -92,6 +96,50 @@ def test_validate_runs_without_airflow(results: Results) -> None:
     assert "`secretsync validate` of example.yaml, a fresh process" in render(results)
 
 
+def test_latency_scenarios_count_every_api_call(results: Results) -> None:
+    assert [(row.latency_ms, row.size) for row in results.latency] == [(0, 20), (5, 20)]
+    mount_check = {"Vault GET sys/internal/ui/mounts/secret": 1}
+    for row in results.latency:
+        assert row.first.calls == {
+            "CreateSecret": 20,
+            "ListSecrets": 1,
+            **VAULT_READS,
+            **mount_check,
+        }
+        assert row.steady.calls == {
+            "BatchGetSecretValue": 1, "ListSecrets": 1, **VAULT_READS, **mount_check,
+        }  # fmt: skip
+        assert row.baseline_first.calls == {
+            "CreateSecret": 20, "GetSecretValue": 20, **VAULT_READS,
+        }  # fmt: skip
+        assert row.baseline_steady.calls == {
+            "GetSecretValue": 20, "PutSecretValue": 20, **VAULT_READS,
+        }  # fmt: skip
+    assert results.latency[0].steady_bound_s == 0
+    # 23 Vault calls over 8 readers, 2 AWS reads over 4, 5 ms each
+    assert results.latency[1].steady_bound_s == pytest.approx(0.005 * (23 / 8 + 2 / 4))
+
+
+def test_quota_scenario_counts_what_the_proxy_let_through(results: Results) -> None:
+    quotas = results.quotas
+    assert quotas.failed_targets == 0
+    assert quotas.allowed == {
+        "first": {"CreateSecret": 60, "ListSecrets": 1},
+        "steady": {"BatchGetSecretValue": 3, "ListSecrets": 1},
+    }
+    assert quotas.throttled.get("steady", {}) == {}
+    assert quotas.quota_bound_s == pytest.approx(60 / 50)
+    assert quotas.steady.calls["BatchGetSecretValue"] == 3
+
+
+def test_large_memory_run(results: Results) -> None:
+    large = results.large_memory
+    assert large.size == 30
+    assert 0 < large.imports_mb <= large.first_sync_mb <= large.steady_sync_mb
+    assert large.steady_cpu_s > 0
+    assert results.memory.steady_cpu_s > 0
+
+
 def test_cached_lookups_make_no_call(results: Results) -> None:
     found = results.lookups
     assert found.chained.calls == {}
@@ -102,7 +150,7 @@ def test_cached_lookups_make_no_call(results: Results) -> None:
 def test_page_renders(results: Results) -> None:
     text = render(results)
     html = MarkdownIt("commonmark").enable("table").render(text)
-    assert html.count("<table>") == 10
+    assert html.count("<table>") == 12
     assert html.count("<h1>") == 1
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
@@ -113,7 +161,9 @@ def test_page_renders(results: Results) -> None:
         "## 3. Variable look-ups through a secrets backend",
         "## 4. Peak memory",
         "## 5. Scaling",
-        "## 6. The CLI without Airflow",
+        "## 6. Network latency",
+        "## 7. AWS quotas",
+        "## 8. The CLI without Airflow",
     ]
     assert "None" not in text
     assert "nan" not in text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_secretsync.airflow.step_secrets import STEP_SECRETS_ATTR
 from airflow_secretsync.errors import ConfigError
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique, write_config
 
@@ -67,6 +68,45 @@ def test_structure_and_params(tmp_path: Path) -> None:
     assert dag.fileloc == __file__  # the DAG file, not the builder
     # task ids are stable across parses
     assert list(build_dag(path).task_dict) == list(dag.task_dict)
+
+
+def test_params_are_serialized_once_with_the_dag_not_with_each_task(tmp_path: Path) -> None:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_secretsync.airflow import build_dag
+
+    _, _, path = make_config(tmp_path)
+    serialized = DagSerialization.to_dict(build_dag(path))["dag"]
+    assert [name for name, _ in serialized["params"]] == [
+        "dry_run", "targets", "mode", "fail_on_changes",
+    ]  # fmt: skip
+    assert len(serialized["tasks"]) == 6
+    assert all("params" not in task["__var"] for task in serialized["tasks"])
+
+
+@pytest.mark.parametrize("task_id", ["merge.Staging", "sync.Production", "report"])
+def test_a_task_process_builds_only_its_own_task(tmp_path: Path, task_id: str) -> None:
+    from airflow.sdk.definitions._internal.dag_parsing_context import (
+        _airflow_parsing_context_manager,
+    )
+
+    from airflow_secretsync.airflow import build_dag
+
+    _, dag_id, path = make_config(tmp_path)
+    step = "ref+env://SECRETSYNC_TEST_TOKEN"
+    text = path.read_text() + f"step_secrets:\n  {task_id}: {{TOKEN: '{step}'}}\n"
+    path.write_text(text)
+    full = build_dag(path)
+    with _airflow_parsing_context_manager(dag_id=dag_id, task_id=task_id):
+        alone = build_dag(path)
+    with _airflow_parsing_context_manager(dag_id="another_dag", task_id=task_id):
+        assert len(build_dag(path).tasks) == 6
+    assert list(alone.task_dict) == [task_id]
+    task, twin = alone.task_dict[task_id], full.task_dict[task_id]
+    assert (type(task), task.trigger_rule) == (type(twin), twin.trigger_rule)
+    assert getattr(task, STEP_SECRETS_ATTR) == getattr(twin, STEP_SECRETS_ATTR) == {"TOKEN": step}
+    assert getattr(task, "sync_task_ids", None) == getattr(twin, "sync_task_ids", None)
+    assert alone.params.dump() == full.params.dump()
 
 
 def test_broken_config_is_one_clear_import_error(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import hvac
 import pytest
 
+from devtools.proxy import FaultProxy, Reply, Request
 from tests.helpers import read_aws, read_vault, seed_aws, seed_vault, unique, write_config
 from tests.reliability.cli import secretsync
-from tests.reliability.proxy import FaultProxy, Reply, Request
 
 #: k01, k03... come from Vault (JSON objects), k02, k04... from AWS (plain strings).
 VAULT_SOURCE = {f"k{i:02}": {"user": f"u{i}", "port": 5000 + i} for i in (1, 3, 5, 7)}

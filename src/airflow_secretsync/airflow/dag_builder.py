@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, BaseOperator, TaskGroup
+from airflow.sdk import DAG, BaseOperator, TaskGroup, get_parsing_context
+from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_secretsync.airflow.dag_docs import dag_description, dag_doc_md
 from airflow_secretsync.airflow.operators import (
@@ -51,43 +52,78 @@ _OPERATORS = {"merge": MergeSecretsOperator, "sync": SyncSecretsOperator}
 
 
 def add_pipeline_tasks(
-    config: PipelineConfig, step_secrets: StepSecrets | None = None
-) -> SecretSyncReportOperator:
+    config: PipelineConfig,
+    step_secrets: StepSecrets | None = None,
+    only: str | None = None,
+    graph: PipelineGraph | None = None,
+) -> SecretSyncReportOperator | None:
     """Create the pipeline's tasks in the current DAG context: one operator per task of the
     :class:`PipelineGraph` (``merge`` and ``sync`` task groups, then ``report``), one edge per
     upstream id, with ``step_secrets`` (default: the config's) attached by task id relative to
     the pipeline (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
+
+    ``only`` (a task id of the pipeline) creates that task alone, without edges: enough for
+    the process that runs it, which needs neither its neighbours nor the edges (the scheduler
+    works from the DAG the DAG processor serialized). Returns None then unless it is ``report``.
+    ``graph``: the config's :class:`PipelineGraph`, when the caller has built it.
     """
     path = str(config.source_file)
-    graph = PipelineGraph.from_config(config)
+    graph = graph or PipelineGraph.from_config(config)
+    wanted = (lambda spec: spec.task_id == only) if only in graph else (lambda spec: True)
+    common = {"config_path": path, "dry_run_default": config.pipeline.dry_run}
     tasks: dict[str, BaseOperator] = {}
     for phase, tooltip in _GROUP_TOOLTIPS.items():
-        specs = graph.phase(phase)
+        specs = [spec for spec in graph.phase(phase) if wanted(spec)]
         if not specs:
             continue
         with TaskGroup(phase, tooltip=tooltip):
             for spec in specs:
                 tasks[spec.task_id] = _OPERATORS[phase](
                     task_id=spec.target,
-                    config_path=path,
                     target=spec.target,
                     trigger_rule=TASK_TRIGGER_RULE,
-                    dry_run_default=config.pipeline.dry_run,
+                    **common,
                 )
     (report_spec,) = graph.phase("report")
-    report = SecretSyncReportOperator(
-        task_id=report_spec.task_id,
-        config_path=path,
-        sync_task_ids=[tasks[spec.task_id].task_id for spec in graph.phase("sync")],
-        retries=0,
-        dry_run_default=config.pipeline.dry_run,
-    )
-    tasks[report_spec.task_id] = report
-    for spec in graph.tasks:
-        for upstream in spec.upstream:
-            tasks[upstream] >> tasks[spec.task_id]
-    apply_step_secrets(step_secrets or StepSecrets.from_config(config), tasks)
+    report = None
+    if wanted(report_spec):
+        report = SecretSyncReportOperator(
+            task_id=report_spec.task_id, sync_task_ids=[], retries=0, **common
+        )
+        prefix = report.task_id.removesuffix(report_spec.task_id)  # the enclosing group's
+        report.sync_task_ids = [prefix + spec.task_id for spec in graph.phase("sync")]
+        tasks[report_spec.task_id] = report
+    for task_id, task in tasks.items():
+        _drop_dag_params(task)
+        for upstream in graph[task_id].upstream:
+            if upstream in tasks:
+                tasks[upstream] >> task
+    secrets = step_secrets or StepSecrets.from_config(config, graph)
+    apply_step_secrets(secrets, tasks, graph.task_ids)
     return report
+
+
+def _drop_dag_params(task: BaseOperator) -> None:
+    """Remove the copies of the DAG's params Airflow put into ``task``.
+
+    A task resolves its params as the DAG's, then its own, at run time, so the copies change
+    nothing but are serialized with every task: with the ``targets`` enum of every target
+    that is O(tasks x targets) bytes. Params a task sets itself are kept.
+    """
+    task.params = ParamsDict(
+        {
+            k: task.params.get_param(k)
+            for k in task.params
+            if task.params.get_param(k).source != "dag"
+        }
+    )
+
+
+def _running_task(dag_id: str) -> str | None:
+    """The task id when this file is parsed to run one task of ``dag_id`` (Airflow's parsing
+    context), else None: a 1,000-target DAG then builds one operator instead of 1,335."""
+    context = get_parsing_context()
+    return context.task_id if context.dag_id == dag_id else None
 
 
 class SecretSyncDagBuilder(StepSecrets):
@@ -101,7 +137,8 @@ class SecretSyncDagBuilder(StepSecrets):
         self.config_path = Path(config_path)
         self.config = load_config(config_path)
         self.dag_kwargs = dag_kwargs
-        super().__init__(StepSecrets.from_config(self.config).get_step_secrets())
+        self.graph = PipelineGraph.from_config(self.config)
+        super().__init__(StepSecrets.from_config(self.config, self.graph).get_step_secrets())
 
     def build(self) -> DAG:
         """One DAG: ``dag:`` settings apply, ``dag_kwargs`` override them."""
@@ -118,8 +155,10 @@ class SecretSyncDagBuilder(StepSecrets):
             "doc_md": dag_doc_md(config),
             **self.dag_kwargs,
         }
+        params = settings.pop("params")
         with DAG(**settings) as dag:
-            add_pipeline_tasks(config, self)
+            add_pipeline_tasks(config, self, only=_running_task(dag.dag_id), graph=self.graph)
+        dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
         dag.fileloc = _caller_file() or dag.fileloc
         return dag
 

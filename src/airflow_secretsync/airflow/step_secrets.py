@@ -14,7 +14,7 @@ operator side.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from types import MethodType
 from typing import Any, TypeVar
@@ -171,9 +171,15 @@ def with_step_secrets(
 # -- the registry's step secrets on the generated pipeline's tasks ----------------------------
 
 
-def apply_step_secrets(secrets: StepSecrets, tasks: Mapping[str, BaseOperator]) -> None:
+def apply_step_secrets(
+    secrets: StepSecrets,
+    tasks: Mapping[str, BaseOperator],
+    task_ids: Iterable[str] | None = None,
+) -> None:
     """Attach each step's secrets to ``tasks[task_id]``; one :class:`ConfigError` naming every
-    task id of ``secrets`` that is not in ``tasks``."""
-    secrets.check_task_ids(tasks)
+    task id of ``secrets`` that is not in ``task_ids`` (default: those of ``tasks``, which may
+    then be a subset, as in a task process that builds only its own task)."""
+    secrets.check_task_ids(tasks if task_ids is None else task_ids)
     for task_id, entries in secrets.get_step_secrets().items():
-        attach_step_secrets(tasks[task_id], entries)
+        if task_id in tasks:
+            attach_step_secrets(tasks[task_id], entries)

@@ -180,11 +180,16 @@ class Plan:
         }
 
 
-def build_plan(config: PipelineConfig, targets: Iterable[str] | None = None) -> Plan:
+def build_plan(
+    config: PipelineConfig,
+    targets: Iterable[str] | None = None,
+    graph: TargetGraph | None = None,
+) -> Plan:
     """The plan for ``targets`` (all when None or empty): they and their ancestors are merged,
     and those of them with a destination are synced. Unknown names raise :class:`ConfigError`.
+    ``graph``: the config's :class:`TargetGraph`, when the caller has built it already.
     """
-    graph = TargetGraph.from_config(config)
+    graph = graph or TargetGraph.from_config(config)
     names = list(dict.fromkeys(targets or ()))
     unknown = [_unknown_target(name, config) for name in names if name not in config.targets]
     wanted = set(names or graph.targets)

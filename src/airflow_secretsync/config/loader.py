@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from airflow_secretsync.config.cache import read_cached, write_cached
 from airflow_secretsync.config.checks import check_document, task_problems
 from airflow_secretsync.config.model import PipelineConfig
 from airflow_secretsync.config.problems import Problem, render
@@ -24,8 +25,15 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
-    """Read and validate the pipeline file at ``path``."""
-    return parse_config(read_config_file(path), path)
+    """Read and validate the pipeline file at ``path`` (a file loaded before with the same
+    content comes from :mod:`~airflow_secretsync.config.cache`)."""
+    raw = read_config_file(path)
+    cached = read_cached(raw, Path(path))
+    if cached is not None:
+        return cached
+    config = parse_config(raw, path)
+    write_cached(raw, config)
+    return config
 
 
 def read_config_file(path: str | os.PathLike[str]) -> bytes:

@@ -57,7 +57,7 @@ class PipelineGraph:
         cls, config: PipelineConfig, selection: Iterable[str] | None = None
     ) -> PipelineGraph:
         targets = TargetGraph.from_config(config)
-        full = build_plan(config)
+        full = build_plan(config, graph=targets)
         merge_ids: dict[str, str] = {}
         specs: list[TaskSpec] = []
         if config.pipeline.merge.enabled:
@@ -70,7 +70,7 @@ class PipelineGraph:
                 upstream = (merge_ids[name],) if name in merge_ids else ()
                 specs.append(TaskSpec(task_id("sync", name), "sync", name, upstream))
         report = TaskSpec(task_id("report"), "report", None, tuple(s.task_id for s in specs))
-        plan = full if selection is None else build_plan(config, selection)
+        plan = full if selection is None else build_plan(config, selection, targets)
         return cls(plan=plan, tasks=(*specs, report), targets=targets)
 
     @cached_property

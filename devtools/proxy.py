@@ -1,16 +1,19 @@
-"""A small threaded HTTP proxy in front of a real server, for injecting faults in tests.
+"""A small threaded HTTP proxy in front of a real server, for injecting faults in tests and
+latency or quotas in the benchmarks.
 
 Every request is forwarded to the upstream server unless ``intercept`` answers it instead (a
 canned error such as AWS throttling); ``observe`` sees each forwarded request with the upstream
 status before the client gets the response (so it can, say, stop the upstream server right after
 a write landed). When the upstream cannot be reached the client connection is closed without a
-response, as a server that died would.
+response, as a server that died would. ``delay_s`` is waited before every request is answered
+(forwarded or intercepted), as a network round trip to a remote server would.
 """
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
@@ -43,16 +46,23 @@ class FaultProxy:
     """Forwards ``http://127.0.0.1:<port>`` to ``upstream``; counts what it did."""
 
     def __init__(
-        self, upstream: str, *, intercept: Intercept | None = None, observe: Observe | None = None
+        self,
+        upstream: str,
+        *,
+        intercept: Intercept | None = None,
+        observe: Observe | None = None,
+        delay_s: float = 0.0,
     ) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.intercept = intercept
         self.observe = observe
+        self.delay_s = delay_s
         self.forwarded = 0
         self.intercepted = 0
         self.unreachable = 0
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -74,6 +84,8 @@ class FaultProxy:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         request = Request(handler.command, handler.path, handler.headers, _read_body(handler))
+        if self.delay_s:
+            time.sleep(self.delay_s)
         reply = self.intercept(request) if self.intercept else None
         if reply is not None:
             self._count("intercepted")
@@ -96,16 +108,26 @@ class FaultProxy:
             handler.wfile.write(reply.body)
 
     def _forward(self, request: Request) -> Reply:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=120)
-        try:
-            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP} | {
-                "Content-Length": str(len(request.body))
-            }
-            connection.request(request.method, request.path, request.body, headers)
-            response = connection.getresponse()
-            body = response.read()
-        finally:
+        """Forward over this thread's upstream connection (kept alive, as a client's pool
+        would be); a connection the upstream closed meanwhile is replaced once."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP} | {
+            "Content-Length": str(len(request.body))
+        }
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                connection.request(request.method, request.path, request.body, headers)
+                response = connection.getresponse()
+                body = response.read()
+                break
+            except OSError:
+                connection.close()
+                self._local.connection = None
+                if attempt == 2:
+                    raise
+        if response.will_close:
             connection.close()
+            self._local.connection = None
         kept = {
             k: v
             for k, v in response.getheaders()
@@ -113,11 +135,21 @@ class FaultProxy:
         }
         return Reply(response.status, kept, body)
 
+    def _connection(self) -> http.client.HTTPConnection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(*self.upstream, timeout=120)
+            self._local.connection = connection
+        return connection
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle's algorithm on, the body
+            # would wait for the client's delayed ACK (about 40 ms a response)
+            disable_nagle_algorithm = True
 
             def handle_one_request(self) -> None:
                 self.raw_requestline = self.rfile.readline(65537)
