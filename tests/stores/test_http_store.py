@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -13,12 +14,14 @@ import pytest
 from pydantic import ValidationError
 from urllib3.exceptions import InsecureRequestWarning
 
+from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.errors import StoreError
+from airflow_secretsync.stores.factory import StoreFactory
 from airflow_secretsync.stores.http import KIND, HttpSource
 from airflow_secretsync.stores.http.store import HttpSourceStore
 from airflow_secretsync.stores.registry import Clients, OpenContext
 from devtools.apiservers.base import ApiServer
-from tests.stores.conftest import CANARY, pipeline
+from tests.stores.conftest import CANARY, pipeline, unique
 
 _names = itertools.count()
 SECRETS = {
@@ -135,7 +138,10 @@ def test_basic_auth_from_the_http_connection(
     endpoint = url.removeprefix(json_document_api.url)
     fields = _connection_fields(json_document_api)
     airflow_conn("http_basic", **fields, login="reader", password=CANARY)
-    assert read(clients, connection_id="http_basic", endpoint=endpoint) == SECRETS
+    store = open_http(clients, connection_id="http_basic", endpoint=endpoint)
+    assert {path: s.value for path, s in store.list_secrets().items()} == SECRETS
+    assert store.description == f"{url} (connection 'http_basic')"
+    assert CANARY not in repr(store.location)
 
     airflow_conn("http_wrong", **fields, login="reader", password=f"x{CANARY}")
     message = failure(clients, connection_id="http_wrong", endpoint=endpoint)
@@ -298,3 +304,46 @@ def test_scope() -> None:
     assert str(scope) == "http:vault.example.com:8443/v1/docs#/a"
     by_connection = HttpSource(connection_id="http_x", endpoint="/api/s").scope()
     assert (by_connection.place, str(by_connection)) == ((None,), "http:connection http_x/api/s")
+
+
+class _WithHttpSource:
+    """The factory's stores, with the source ``web`` read over HTTP (until the config model
+    knows the ``http`` key: see the store registry)."""
+
+    def __init__(self, stores: StoreFactory, web: HttpSourceStore) -> None:
+        self.stores, self.web = stores, web
+
+    def source(self, name: str) -> Any:
+        return self.web if name == "web" else self.stores.source(name)
+
+    def destination(self, target: str) -> Any:
+        return self.stores.destination(target)
+
+    def merge_store(self, target: str) -> Any:
+        return self.stores.merge_store(target)
+
+
+def test_syncs_into_vault_through_the_engine(
+    servers, vault_client, json_document_api: ApiServer, clients: Clients
+) -> None:
+    root = unique("http")
+    url = serve(json_document_api, body={"wrapper": SECRETS}, status=200)
+    config = pipeline(
+        merge_store={"vault": {"mount": "secret", "path": f"{root}/merged"}},
+        sources={"web": {"vault": {"path": f"{root}/unused"}}},
+        targets={"Out": {"imports": ["web"], "vault": {"path": f"{root}/out"}}},
+    )
+    web = open_http(clients, url=url, pointer="/wrapper")
+
+    def run() -> Any:
+        with StoreFactory(config) as stores:
+            return Engine(config, _WithHttpSource(stores, web), RunOptions()).run()
+
+    first, second = run(), run()
+    assert [t.status for t in first.targets] == ["success"]
+    assert (first.summary.added, second.summary.changed, second.summary.unchanged) == (3, 0, 3)
+    assert CANARY not in json.dumps(first.to_dict())
+    stored = vault_client.secrets.kv.v2.read_secret_version(
+        path=f"{root}/out/app/db", mount_point="secret", raise_on_deleted_version=True
+    )
+    assert stored["data"]["data"] == SECRETS["app/db"]
