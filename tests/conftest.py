@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from devtools.airflow_home import airflow_home_env, migrate_db
+from devtools.apiservers.base import ApiServer, start_api_server
 from devtools.paths import REPO
 from devtools.servers import LocalServers, local_servers
 
@@ -120,3 +121,27 @@ def aws_client(servers: LocalServers):
         return boto3.client(service, endpoint_url=servers.aws.url, region_name=region)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def json_document_api() -> Iterator[ApiServer]:
+    """The local JSON document server (plain HTTP) for the ``http`` source."""
+    server = start_api_server("json_document")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def json_document_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """The JSON document server over HTTPS with a fresh self-signed certificate
+    (``server.tls_cert`` is also its CA bundle)."""
+    from devtools.apiservers.tls import self_signed_certificate
+
+    tls = self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    server = start_api_server("json_document", tls=tls)
+    try:
+        yield server
+    finally:
+        server.stop()

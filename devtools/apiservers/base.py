@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,7 @@ class Response:
     status: int = 200
     body: Any = None  # JSON-serialisable; None sends no body
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as is instead of ``body`` (set Content-Type in headers)
 
 
 class ApiError(Exception):
@@ -188,18 +190,21 @@ class _HttpHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         url = urlsplit(self.path)
+        host = self.headers.get("Host") or self.server.server_address[0]
         request = Request(
             method=self.command,
             path=url.path,
             query=parse_qs(url.query, keep_blank_values=True),
             headers=self.headers,
             body=self.rfile.read(length) if length else b"",
-            base_url=f"http://{self.headers.get('Host') or self.server.server_address[0]}",
+            base_url=f"{self.server.scheme}://{host}",
         )
         response = self.server.api.handle(request)
         payload = b"" if response.body is None else json.dumps(response.body).encode()
+        if response.raw is not None:
+            payload = response.raw
         self.send_response(response.status)
-        if payload:
+        if payload and response.raw is None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
@@ -216,6 +221,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: Api
+    scheme = "http"
 
 
 def main(api_class: type[Api], argv: list[str] | None = None) -> None:
@@ -224,9 +230,16 @@ def main(api_class: type[Api], argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--token", default=API_TOKEN, help="the bearer token clients must send")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     args = parser.parse_args(argv)
     server = _Server((args.host, args.port), _HttpHandler)
     server.api = api_class(args.token)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.scheme = "https"
     server.serve_forever()
 
 
@@ -239,6 +252,8 @@ class ApiServer:
     port: int
     token: str
     process: subprocess.Popen
+    #: The PEM certificate of an HTTPS server (None: plain HTTP).
+    tls_cert: str | None = None
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -248,7 +263,8 @@ class ApiServer:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"{self.url}/_test/{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        context = ssl.create_default_context(cafile=self.tls_cert) if self.tls_cert else None
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
             raw = answer.read()
         return json.loads(raw) if raw else None
 
@@ -261,9 +277,15 @@ class ApiServer:
             return False
 
 
-def start_api_server(kind: str, token: str = API_TOKEN) -> ApiServer:
-    """Start ``devtools.apiservers.<kind>`` on a free port of 127.0.0.1, once it answers."""
+def start_api_server(
+    kind: str, token: str = API_TOKEN, *, tls: tuple[str, str] | None = None
+) -> ApiServer:
+    """Start ``devtools.apiservers.<kind>`` on a free port of 127.0.0.1, once it answers.
+
+    ``tls`` (PEM certificate and key paths) serves HTTPS instead of HTTP.
+    """
     port = free_port()
+    tls_args = ["--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
     log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
         [
@@ -274,13 +296,15 @@ def start_api_server(kind: str, token: str = API_TOKEN) -> ApiServer:
             str(port),
             "--token",
             token,
+            *tls_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         cwd=REPO,
     )
-    server = ApiServer(kind, f"http://{HOST}:{port}", port, token, process)
+    scheme = "https" if tls else "http"
+    server = ApiServer(kind, f"{scheme}://{HOST}:{port}", port, token, process, tls and tls[0])
     try:
         wait_until(server.ready, START_TIMEOUT_SECONDS, f"the {kind} API server")
     except RuntimeError:

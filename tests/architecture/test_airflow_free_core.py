@@ -30,6 +30,7 @@ def test_the_blocker_blocks() -> None:
         "airflow_secretsync.refs",
         "airflow_secretsync.step_secrets",
         "airflow_secretsync.stores.factory",
+        "airflow_secretsync.stores.http.store",
     ],
 )
 def test_core_modules_import_without_airflow(module: str) -> None:
