@@ -63,6 +63,35 @@ def aws_reason(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}"
 
 
+_GCP_MEANING = {
+    "Unauthenticated": "the credentials were rejected",
+    "PermissionDenied": "permission denied (or the project does not exist)",
+    "NotFound": "not found",
+    "AlreadyExists": "already exists",
+    "Aborted": "changed concurrently (etag mismatch)",
+    "FailedPrecondition": "failed precondition",
+    "InvalidArgument": "invalid argument",
+    "TooManyRequests": "rate limited by Google",
+    "ResourceExhausted": "quota exhausted",
+}
+
+
+def gcp_reason(exc: BaseException) -> str:
+    """Why a Google API call failed: the error class and HTTP status (never the message)."""
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.exceptions import GoogleAuthError
+
+    name = type(exc).__name__
+    if isinstance(exc, GoogleAPICallError):
+        meaning = _GCP_MEANING.get(name, name)
+        return f"HTTP {exc.code}: {meaning}" if exc.code else meaning
+    if isinstance(exc, GoogleAuthError):  # e.g. a token refresh refused
+        return f"the credentials were rejected ({name})"
+    if type(exc).__module__.partition(".")[0] in ("requests", "urllib3"):
+        return f"cannot reach the Secret Manager endpoint ({name})"
+    return f"unexpected {name}"
+
+
 def is_denied(exc: BaseException) -> bool:
     """Whether ``exc`` is a server's "permission denied" (Vault 403, AWS AccessDenied)."""
     if type(exc).__module__.startswith("hvac"):
@@ -79,4 +108,6 @@ def server_reason(exc: BaseException) -> str | None:
         return vault_reason(exc)
     if module == "botocore":
         return aws_reason(exc)
+    if module == "google":
+        return gcp_reason(exc)
     return None
