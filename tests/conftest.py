@@ -120,3 +120,15 @@ def aws_client(servers: LocalServers):
         return boto3.client(service, endpoint_url=servers.aws.url, region_name=region)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def gcp_api():
+    """The local GCP Secret Manager API server (devtools/apiservers/gcp.py) of the session."""
+    from devtools.apiservers.base import start_api_server
+
+    server = start_api_server("gcp")
+    try:
+        yield server
+    finally:
+        server.stop()

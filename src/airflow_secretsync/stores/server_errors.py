@@ -63,17 +63,28 @@ def aws_reason(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}"
 
 
+#: Meanings of the google.rpc status names a Google REST error carries next to its message.
 _GCP_MEANING = {
-    "Unauthenticated": "the credentials were rejected",
-    "PermissionDenied": "permission denied (or the project does not exist)",
-    "NotFound": "not found",
-    "AlreadyExists": "already exists",
-    "Aborted": "changed concurrently (etag mismatch)",
-    "FailedPrecondition": "failed precondition",
-    "InvalidArgument": "invalid argument",
-    "TooManyRequests": "rate limited by Google",
-    "ResourceExhausted": "quota exhausted",
+    "UNAUTHENTICATED": "the credentials were rejected",
+    "PERMISSION_DENIED": "permission denied (or the project does not exist)",
+    "NOT_FOUND": "not found",
+    "ALREADY_EXISTS": "already exists",
+    "ABORTED": "changed concurrently (etag mismatch)",
+    "FAILED_PRECONDITION": "failed precondition",
+    "INVALID_ARGUMENT": "invalid argument",
+    "RESOURCE_EXHAUSTED": "rate limited or out of quota",
+    "UNAVAILABLE": "the service is unavailable",
 }
+
+
+def gcp_status(exc: BaseException) -> str | None:
+    """The google.rpc status name of a Google REST error (``ABORTED``...), if it has one."""
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"]  # type: ignore[union-attr]
+    except Exception:  # no JSON body, or not a Google error document
+        return None
+    return status if isinstance(status, str) and status.isupper() else None
 
 
 def gcp_reason(exc: BaseException) -> str:
@@ -83,7 +94,8 @@ def gcp_reason(exc: BaseException) -> str:
 
     name = type(exc).__name__
     if isinstance(exc, GoogleAPICallError):
-        meaning = _GCP_MEANING.get(name, name)
+        status = gcp_status(exc)
+        meaning = _GCP_MEANING.get(status or "", status or name)
         return f"HTTP {exc.code}: {meaning}" if exc.code else meaning
     if isinstance(exc, GoogleAuthError):  # e.g. a token refresh refused
         return f"the credentials were rejected ({name})"

@@ -48,7 +48,7 @@ from airflow_secretsync.stores.gcp.names import (
     secret_id,
 )
 from airflow_secretsync.stores.registry import OpenContext
-from airflow_secretsync.stores.server_errors import gcp_reason
+from airflow_secretsync.stores.server_errors import gcp_reason, gcp_status
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class GcpSecretStore(DestinationStore):
             raise self._failure(exc, action, path) from None
 
     def _failure(self, exc: BaseException, action: str, path: str | None) -> StoreError:
-        if isinstance(exc, gexc.Aborted):
+        if isinstance(exc, gexc.Conflict) or gcp_status(exc) == "ABORTED":
             return ConflictError(
                 f"{self._where(path)}: {action}: changed by someone else after it was read"
             )
@@ -317,7 +317,7 @@ class GcpSecretStore(DestinationStore):
         request = {"parent": self.parent, "secret_id": sid, "secret": secret}
         try:
             created = self.client.create_secret(request=request, timeout=TIMEOUT)
-        except gexc.AlreadyExists:
+        except gexc.Conflict:  # ALREADY_EXISTS
             raise ConflictError(
                 f"{self._where(path)}: created by someone else after it was read; not overwritten"
             ) from None
@@ -388,7 +388,7 @@ class GcpSecretStore(DestinationStore):
                     self.client.disable_secret_version(request=request, timeout=TIMEOUT)
                 else:
                     self.client.destroy_secret_version(request=request, timeout=TIMEOUT)
-            except (gexc.Aborted, gexc.FailedPrecondition, gexc.NotFound):
+            except (gexc.Conflict, gexc.BadRequest, gexc.NotFound):  # etag, state, gone
                 log.info("%s: version %d changed meanwhile; left as is", self._where(path), old)
             except _FAILURES as exc:
                 raise self._failure(exc, f"{self.old_versions} version", path) from None
