@@ -89,13 +89,13 @@ def forget(server: ApiServer) -> None:
 
 
 class Stores:
-    """A StoreProvider: one gcp source and one gcp destination (merge store off)."""
+    """A StoreProvider: gcp sources by name and one gcp destination (merge store off)."""
 
-    def __init__(self, source: SourceStore, destination: Any) -> None:
-        self._source, self._destination = source, destination
+    def __init__(self, sources: dict[str, SourceStore], destination: Any) -> None:
+        self._sources, self._destination = sources, destination
 
     def source(self, name: str) -> SourceStore:
-        return self._source
+        return self._sources[name]
 
     def destination(self, target: str) -> Any:
         return self._destination

@@ -155,8 +155,10 @@ class GcpSecretStore(DestinationStore):
         self.workers = max(1, workers)
         self.parent = f"projects/{project}" + (f"/locations/{location}" if location else "")
         self.description = f"gcp://{self.parent}/secrets/{prefix}"
-        #: secret id -> relative path of the last listing (name collisions are checked on it).
+        #: secret id -> relative path of the last listing, and of that plus every path
+        #: :meth:`to_stored` was asked about since (the diff's desired paths): collisions.
         self._taken: dict[str, str] = {}
+        self._claims: dict[str, str] = {}
 
     # -- calls ----------------------------------------------------------------------------------
 
@@ -196,6 +198,7 @@ class GcpSecretStore(DestinationStore):
             ref = GcpRef(resource.name, resource.etag, latest, dict(resource.labels), annotations)
             owner = recorded_owner(annotations)
             secrets[path] = StoredSecret(path=path, value=value, owner=owner, version=ref)
+        self._claims = dict(self._taken)
         log.info("%s: %d secrets", self.description, len(secrets))
         return secrets
 
@@ -254,15 +257,14 @@ class GcpSecretStore(DestinationStore):
     # -- writing --------------------------------------------------------------------------------
 
     def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
-        """``value`` as it reads back; too large a payload or a path whose secret id another
-        path already has is an error (so a dry run shows it too)."""
+        """``value`` as it reads back. Too large a payload, or a path whose secret id an
+        existing secret or another path given since the last listing has, is an error: the
+        diff calls this for every desired path, so a dry run shows it too."""
         data = payload(value, self._where(path))
         if path is not None:
-            check_ids(self.prefix, [path], self._others(path), self.description)
+            check_ids(self.prefix, [path], self._claims, self.description)
+            self._claims[secret_id(self.prefix, path)] = path
         return decode(data)
-
-    def _others(self, path: str) -> dict[str, str]:
-        return {sid: p for sid, p in self._taken.items() if p != path}
 
     def apply(
         self,
