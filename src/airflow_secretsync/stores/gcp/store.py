@@ -38,7 +38,7 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
-from airflow_secretsync.stores.gcp import GcpDestination, GcpSource
+from airflow_secretsync.stores.gcp import KIND, GcpDestination, GcpSource
 from airflow_secretsync.stores.gcp.connection import GcpConnection, gcp_connection
 from airflow_secretsync.stores.gcp.names import (
     check_ids,
@@ -429,7 +429,7 @@ class GcpSecretStore(DestinationStore):
 def open_store(block: GcpSource, context: OpenContext) -> GcpSecretStore:
     """The store of a ``gcp`` source or destination block (one client per connection and
     endpoint for the whole run)."""
-    conn_id = block.connection_id or "google_cloud_default"
+    conn_id = block.connection_id or KIND.default_connection_id
     connection = context.clients.get(
         ("gcp", conn_id, block.location), lambda: gcp_connection(conn_id, block.location)
     )
