@@ -123,14 +123,34 @@ def aws_client(servers: LocalServers):
     return make
 
 
-@pytest.fixture(scope="session")
-def json_document_api() -> Iterator[ApiServer]:
-    """The local JSON document server (plain HTTP) for the ``http`` source."""
-    server = start_api_server("json_document")
+def _api_server(kind: str, tls: tuple[str, str] | None = None) -> Iterator[ApiServer]:
+    """One local API server process (see devtools.apiservers) for the whole session."""
+    server = start_api_server(kind, tls=tls)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def github_api() -> Iterator[ApiServer]:
+    yield from _api_server("github")
+
+
+@pytest.fixture(scope="session")
+def kubernetes_api() -> Iterator[ApiServer]:
+    yield from _api_server("kubernetes")
+
+
+@pytest.fixture(scope="session")
+def gcp_api() -> Iterator[ApiServer]:
+    yield from _api_server("gcp")
+
+
+@pytest.fixture(scope="session")
+def json_document_api() -> Iterator[ApiServer]:
+    """The local JSON document server (plain HTTP) for the ``http`` source."""
+    yield from _api_server("json_document")
 
 
 @pytest.fixture(scope="session")
@@ -139,9 +159,4 @@ def json_document_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ap
     (``server.tls_cert`` is also its CA bundle)."""
     from devtools.apiservers.tls import self_signed_certificate
 
-    tls = self_signed_certificate(tmp_path_factory.mktemp("tls"))
-    server = start_api_server("json_document", tls=tls)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _api_server("json_document", self_signed_certificate(tmp_path_factory.mktemp("tls")))

@@ -63,6 +63,47 @@ def aws_reason(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}"
 
 
+#: Meanings of the google.rpc status names a Google REST error carries next to its message.
+_GCP_MEANING = {
+    "UNAUTHENTICATED": "the credentials were rejected",
+    "PERMISSION_DENIED": "permission denied (or the project does not exist)",
+    "NOT_FOUND": "not found",
+    "ALREADY_EXISTS": "already exists",
+    "ABORTED": "changed concurrently (etag mismatch)",
+    "FAILED_PRECONDITION": "failed precondition",
+    "INVALID_ARGUMENT": "invalid argument",
+    "RESOURCE_EXHAUSTED": "rate limited or out of quota",
+    "UNAVAILABLE": "the service is unavailable",
+}
+
+
+def gcp_status(exc: BaseException) -> str | None:
+    """The google.rpc status name of a Google REST error (``ABORTED``...), if it has one."""
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"]  # type: ignore[union-attr]
+    except Exception:  # no JSON body, or not a Google error document
+        return None
+    return status if isinstance(status, str) and status.isupper() else None
+
+
+def gcp_reason(exc: BaseException) -> str:
+    """Why a Google API call failed: the error class and HTTP status (never the message)."""
+    from google.api_core.exceptions import GoogleAPICallError
+    from google.auth.exceptions import GoogleAuthError
+
+    name = type(exc).__name__
+    if isinstance(exc, GoogleAPICallError):
+        status = gcp_status(exc)
+        meaning = _GCP_MEANING.get(status or "", status or name)
+        return f"HTTP {exc.code}: {meaning}" if exc.code else meaning
+    if isinstance(exc, GoogleAuthError):  # e.g. a token refresh refused
+        return f"the credentials were rejected ({name})"
+    if type(exc).__module__.partition(".")[0] in ("requests", "urllib3"):
+        return f"cannot reach the Secret Manager endpoint ({name})"
+    return f"unexpected {name}"
+
+
 def is_denied(exc: BaseException) -> bool:
     """Whether ``exc`` is a server's "permission denied" (Vault 403, AWS AccessDenied)."""
     if type(exc).__module__.startswith("hvac"):
@@ -79,4 +120,6 @@ def server_reason(exc: BaseException) -> str | None:
         return vault_reason(exc)
     if module == "botocore":
         return aws_reason(exc)
+    if module == "google":
+        return gcp_reason(exc)
     return None
