@@ -348,7 +348,7 @@ class KubernetesStore(DestinationStore):
         what = f"{self.description} '{path}'" if path else self.description
         conn = self.connection
         reason = kubernetes_reason(exc)
-        if path is None and getattr(exc, "status", None) == 404:
+        if action in ("list", "create") and getattr(exc, "status", None) == 404:
             reason = f"the namespace '{self.namespace}' does not exist (HTTP 404)"
         return StoreError(
             f"{what}: {action} failed (connection '{conn.conn_id}' at {conn.host}): {reason}"
