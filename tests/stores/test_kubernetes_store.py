@@ -482,6 +482,8 @@ def test_canary_values_never_reach_errors_or_logs(
         assert CANARY not in report.error
     assert CANARY not in repr(store.list_secrets())
     assert CANARY not in caplog.text
+    assert b64(CANARY) not in caplog.text  # the client's DEBUG response bodies are held back
+    assert not [r for r in caplog.records if r.name.startswith("kubernetes.")]
 
 
 # -- scopes ----------------------------------------------------------------------------------
