@@ -353,7 +353,7 @@ def test_stale_writes_and_deletes_are_conflicts(core, namespace, open_store):
     assert decoded(contents(core, namespace)["db"]) == {"a": "changed"}
 
 
-def test_a_conflict_is_re_diffed_by_the_engine(core, namespace, open_store):
+def test_a_conflict_is_re_diffed_by_the_engine(kubernetes_api, core, namespace, open_store):
     """A Secret created between the listing and the POST: the engine re-reads, finds it
     unmanaged, and refuses to overwrite it."""
     store = open_store(namespace=namespace)
@@ -366,7 +366,13 @@ def test_a_conflict_is_re_diffed_by_the_engine(core, namespace, open_store):
         return result
 
     store.list_secrets = list_then_race
+    forget(kubernetes_api)
     report = run({"db": {"password": CANARY}}, store)
+    # the racing writer's create, then ours: a conflict, re-diffed into a refusal
+    assert [(w["method"], w["status"]) for w in writes(kubernetes_api)] == [
+        ("POST", 201),
+        ("POST", 409),
+    ]
     assert report.status == "failed"
     assert "adopt" in report.error
     assert decoded(contents(core, namespace)["db"]) == {"password": "theirs"}
@@ -429,11 +435,17 @@ def test_a_missing_namespace_is_named(open_store):
     [
         ({"kube_config_path": "/nonexistent/kubeconfig"}, "the kubeconfig file /nonexistent"),
         ({"extra__kubernetes__in_cluster": True}, "not running in a pod?"),
+        ({"in_cluster": "true", "host_env": "10.0.0.1"}, "no service account token"),
         ({"kube_config": "just: [text"}, "the kube_config of the connection"),
     ],
 )
 def test_unusable_connections_are_clear_errors(airflow_conn, monkeypatch, extra, expected):
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    host = extra.pop("host_env", None)  # in a pod without a mounted token file
+    if host:
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    else:
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     conn = airflow_conn("k8s_broken", conn_type="kubernetes", extra=extra)
     with pytest.raises(StoreError, match="Kubernetes connection 'k8s_broken': cannot load") as e:
         _open(conn)
@@ -468,10 +480,10 @@ def test_kube_config_content_and_connection_namespace(kubernetes_api, airflow_co
 def test_canary_values_never_reach_errors_or_logs(
     kubernetes_api, core, namespace, open_store, caplog
 ):
+    seed(core, namespace, "theirs", password=CANARY)  # before DEBUG: this client is not quiet
     caplog.set_level(logging.DEBUG)
     store = open_store(namespace=namespace)
     run(DESIRED, store)
-    seed(core, namespace, "theirs", password=CANARY)
     reports = [
         run({"theirs": {"password": CANARY + "2"}}, store),  # refused: unmanaged
         run({"a/b": {"k": CANARY}, "a.b": {"k": CANARY}}, store),  # collision
@@ -480,7 +492,8 @@ def test_canary_values_never_reach_errors_or_logs(
     assert all(r.status == "failed" for r in reports)
     for report in reports:
         assert CANARY not in report.error
-    assert CANARY not in repr(store.list_secrets())
+    with quiet_client_loggers():
+        assert CANARY not in repr(store.list_secrets())
     assert CANARY not in caplog.text
     assert b64(CANARY) not in caplog.text  # the client's DEBUG response bodies are held back
     assert not [r for r in caplog.records if r.name.startswith("kubernetes.")]
