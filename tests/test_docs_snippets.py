@@ -420,7 +420,7 @@ def check_connection(name: str, value: str, snippet: Snippet) -> None:
         conn = Connection.from_json(value, conn_id=conn_id)
     else:
         conn = Connection(conn_id=conn_id, uri=value)
-    known = ("vault", "vaults", "aws", "http")
+    known = ("vault", "vaults", "aws", "http", "kubernetes", "github", "google_cloud_platform")
     assert conn.conn_type in known, f"{snippet.id}: {name} {conn.conn_type}"
 
 

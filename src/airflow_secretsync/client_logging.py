@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 #: Logger name prefixes of the clients this package uses (children included).
-CLIENT_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3", "requests", "hvac")
+CLIENT_LOGGERS = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "requests",
+    "hvac",
+    "kubernetes",
+)
 _lock = threading.Lock()
 _depth = 0
 _saved: dict[str, int] = {}

@@ -104,6 +104,31 @@ def gcp_reason(exc: BaseException) -> str:
     return f"unexpected {name}"
 
 
+#: Kubernetes API statuses and what they mean for a Secrets request.
+_KUBERNETES_STATUS = {
+    400: "bad request",
+    401: "the credentials were rejected",
+    403: "permission denied (the RBAC Role lacks this verb on secrets)",
+    404: "not found",
+    409: "conflict",
+    422: "the Secret was rejected as invalid",
+    429: "rate limited by the API server",
+}
+
+
+def kubernetes_reason(exc: BaseException) -> str:
+    """Why a Kubernetes API call failed: the HTTP status and its meaning (never the body)."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(exc, ApiException):
+        meaning = _KUBERNETES_STATUS.get(exc.status, "API server error")
+        return f"HTTP {exc.status}: {meaning}"
+    if isinstance(exc, HTTPError | OSError):
+        return f"cannot reach the API server ({type(exc).__name__})"
+    return f"unexpected {type(exc).__name__}"
+
+
 def is_denied(exc: BaseException) -> bool:
     """Whether ``exc`` is a server's "permission denied" (Vault 403, AWS AccessDenied)."""
     if type(exc).__module__.startswith("hvac"):
@@ -116,6 +141,8 @@ def is_denied(exc: BaseException) -> bool:
 def server_reason(exc: BaseException) -> str | None:
     """The value-free reason for an hvac, requests or botocore exception; ``None`` otherwise."""
     module = type(exc).__module__.partition(".")[0]
+    if module == "kubernetes":
+        return kubernetes_reason(exc)
     if module in ("hvac", "requests", "urllib3"):
         return vault_reason(exc)
     if module == "botocore":
