@@ -83,6 +83,11 @@ class GithubDestination(StoreBlock):
         env = f"/environments/{self.environment}" if self.environment is not None else ""
         return f"repos/{self.repository}{env}"
 
+    @property
+    def secrets_path(self) -> str:
+        """The REST collection of the secrets (environments have no ``actions/``)."""
+        return f"{self.location}/{'secrets' if self.environment else 'actions/secrets'}"
+
     def scope(self) -> Scope:
         """Secret names starting with ``prefix`` in one repository, environment or organization
         (GitHub names are case-insensitive)."""

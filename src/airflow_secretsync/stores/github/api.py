@@ -38,7 +38,9 @@ API_VERSION = "2022-11-28"
 #: Connect / read timeouts of one request, in seconds.
 TIMEOUT = (5.0, 15.0)
 #: Connection failures are retried twice (GitHub answers are retried by the rate-limit rule).
-CONNECT_RETRIES = Retry(total=2, connect=2, read=0, status=0, backoff_factor=0.2)
+CONNECT_RETRIES = Retry(
+    total=2, connect=2, read=0, status=0, backoff_factor=0.2, respect_retry_after_header=False
+)
 RATE_LIMIT_ATTEMPTS = 5
 #: The longest rate-limit wait without a target deadline.
 MAX_WAIT_SECONDS = 300.0
@@ -190,17 +192,18 @@ class GithubApi:
 
     # -- keys and ids (cached per run) ---------------------------------------------------------
 
-    def public_key(self, location: str, what: str) -> tuple[str, PublicKey]:
-        """``(key_id, key)`` of a secrets scope (``repos/o/r``, ``orgs/o``...), fetched once."""
+    def public_key(self, secrets: str, what: str) -> tuple[str, PublicKey]:
+        """``(key_id, key)`` of a secrets collection (``repos/o/r/actions/secrets``...),
+        fetched once per run."""
         with self._lock:
-            cached = self._keys.get(location)
+            cached = self._keys.get(secrets)
         if cached is None:
-            response = self.call("GET", f"{location}/secrets/public-key", what)
+            response = self.call("GET", f"{secrets}/public-key", what)
             assert response is not None
             data = response.json()
             cached = (str(data["key_id"]), PublicKey(base64.b64decode(data["key"])))
             with self._lock:
-                self._keys[location] = cached
+                self._keys[secrets] = cached
         return cached
 
     def repository_id(self, full_name: str, what: str) -> int:

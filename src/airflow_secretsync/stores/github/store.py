@@ -88,7 +88,7 @@ class GithubStore(DestinationStore):
         self._entries = self.state.read()
         self._merged = self.merge_store.list_secrets() if self.merge_store is not None else None
         found: dict[str, StoredSecret] = {}
-        for item in self.api.pages(f"{self.location}/secrets", self.description, "secrets"):
+        for item in self.api.pages(self.block.secrets_path, self.description, "secrets"):
             name = str(item.get("name", "")).upper()
             if not name.startswith(self.block.prefix):
                 continue
@@ -198,14 +198,14 @@ class GithubStore(DestinationStore):
         name = self.secret_name(change.path)
         what = f"{self.description} '{change.path}'"
         value = self.to_stored(change.value, path=change.path)
-        key_id, key = self.api.public_key(self.location, what)
+        key_id, key = self.api.public_key(self.block.secrets_path, what)
         body: dict[str, Any] = {"encrypted_value": encrypt(key, value), "key_id": key_id}
         org = self._org_fields()
         if org:
             body["visibility"] = org["visibility"]
             if org["visibility"] == "selected":
                 body["selected_repository_ids"] = org["repositories"]
-        url = f"{self.location}/secrets/{name}"
+        url = f"{self.block.secrets_path}/{name}"
         self.api.call("PUT", url, what, body=body, deadline=self.deadline)
         answer = self.api.call("GET", url, what, deadline=self.deadline)
         assert answer is not None
@@ -222,7 +222,7 @@ class GithubStore(DestinationStore):
         listed = secret.version
         name = listed.name if isinstance(listed, GithubListed) else self.secret_name(secret.path)
         what = f"{self.description} '{secret.path}'"
-        url = f"{self.location}/secrets/{name}"
+        url = f"{self.block.secrets_path}/{name}"
         self.api.call("DELETE", url, what, deadline=self.deadline, missing_ok=True)
         with self._lock:
             self._deleted.append(name)
