@@ -428,3 +428,43 @@ def test_block_rules() -> None:
     )
     assert repo.scope() != env.scope()
     assert str(GithubDestination(organization="o").scope()) == "github:orgs/o:*"
+
+
+def test_state_record_update_is_retried_after_a_conflict(servers) -> None:
+    """Two runs updating the record at once: the loser re-reads and keeps both changes."""
+    from airflow_secretsync.stores.github.state import StateRecord
+
+    config = pipeline(
+        merge_store={"vault": {"path": unique("gh-state")}},
+        sources={"s": {"vault": {"path": unique("s")}}},
+        targets={TARGET: ["s"]},
+    )
+    with StoreFactory(config) as stores:
+        record = StateRecord(stores.merge_store(TARGET), "https://api/repos/o/r")
+        other = StateRecord(stores.merge_store(TARGET), "https://api/repos/o/r")
+        calls = []
+
+        def mine(entries):
+            calls.append(1)
+            if len(calls) == 1:  # another run writes between our read and our write
+                other.update(lambda e: e.update(THEIRS={"path": "theirs", "version": 1}))
+            entries["MINE"] = {"path": "mine", "version": 2}
+
+        record.update(mine)
+        assert set(record.read()) == {"MINE", "THEIRS"}
+        assert len(calls) == 2
+
+
+def test_conflict_answer_is_a_conflict_error() -> None:
+    import requests
+
+    from airflow_secretsync.errors import ConflictError
+    from airflow_secretsync.stores.github.api import GithubApi
+
+    api = GithubApi(conn_id=CONN, base_url="https://ghe.example/api/v3", token="t")
+    answer = requests.Response()
+    answer.status_code = 409
+    answer._content = f'{{"message": "{CANARY}"}}'.encode()
+    error = api._failure(answer, "github:repos/o/r 'a'")
+    assert isinstance(error, ConflictError)
+    assert CANARY not in str(error)
