@@ -419,7 +419,9 @@ def check_connection(name: str, value: str, snippet: Snippet) -> None:
         conn = Connection.from_json(value, conn_id=conn_id)
     else:
         conn = Connection(conn_id=conn_id, uri=value)
-    assert conn.conn_type in ("vault", "vaults", "aws"), f"{snippet.id}: {name} {conn.conn_type}"
+    assert conn.conn_type in ("vault", "vaults", "aws", "github"), (
+        f"{snippet.id}: {name} {conn.conn_type}"
+    )
 
 
 def cmd_export(args: list[str], snippet: Snippet, workdir: Sandbox) -> None:
