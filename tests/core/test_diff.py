@@ -99,3 +99,46 @@ def test_to_stored_is_applied_before_comparing() -> None:
     diff = diff_secrets({"s": "plain"}, current, owner=ME, to_stored=lambda v, path: {"value": v})
     assert [c.change_type for c in diff.changes] == ["unchanged"]
     assert diff.writes == []
+
+
+def test_destination_names_and_write_only_verdicts() -> None:
+    """A destination that maps paths to names keys its listing by name; ``same`` decides
+    "unchanged" (None: cannot tell, the secret is written and marked unknown)."""
+    current = {
+        "APP_DB": stored("app/db", None),  # owned, unchanged by version
+        "APP_KEY": stored("app/key", None),  # owned, version moved on
+        "HAND": stored("HAND", None, owner=None),  # unmanaged: cannot tell
+        "OLD": stored("old", None),  # owned orphan
+    }
+    verdicts = {"app/db": True, "app/key": False, "hand": None}
+    diff = diff_secrets(
+        {"app/db": "1", "app/key": "2", "hand": "3", "new": "4"},
+        current,
+        owner=ME,
+        delete_orphans=True,
+        name_of=lambda path: path.upper().replace("/", "_"),
+        same=lambda path, value, existing: verdicts[path],
+    )
+    changes = {c.path: (c.change_type, c.keys_modified) for c in diff.changes}
+    assert changes == {
+        "app/db": ("unchanged", ()),
+        "app/key": ("modified", ("<value>",)),
+        "hand": ("modified", ("<unknown: write-only>",)),
+        "new": ("added", ()),
+        "old": ("removed", ()),
+    }
+    assert [w.path for w in diff.writes] == ["app/key", "hand", "new"]
+    assert [s.path for s in diff.foreign_overwrites] == ["HAND"]
+    assert [s.path for s in diff.deletes] == ["old"]
+
+
+def test_two_paths_with_one_destination_name_are_an_error() -> None:
+    from airflow_secretsync.errors import StoreError
+
+    with pytest.raises(StoreError, match="'a-b' and 'a/b' both map to the destination name 'A_B'"):
+        diff_secrets(
+            {"a/b": 1, "a-b": 2},
+            {},
+            owner=ME,
+            name_of=lambda p: p.upper().replace("/", "_").replace("-", "_"),
+        )

@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_secretsync.compare import values_equal
+from airflow_secretsync.errors import StoreError
 from airflow_secretsync.stores.base import SecretWrite, StoredSecret
 from airflow_secretsync.stores.ownership import ownership
 
 ChangeType = Literal["added", "modified", "removed", "unchanged"]
 NON_DICT_KEY = "<value>"
+#: ``keys_modified`` of a secret whose destination cannot tell whether it changed (write-only).
+UNKNOWN_KEY = "<unknown: write-only>"
 
 
 @dataclass(frozen=True)
@@ -110,33 +113,70 @@ def diff_secrets(
     owner: str,
     to_stored: Callable[..., Any] = lambda value, *, path=None: value,
     delete_orphans: bool = False,
+    name_of: Callable[[str], str] | None = None,
+    same: Callable[[str, Any, StoredSecret], bool | None] | None = None,
 ) -> TargetDiff:
     """Compare desired values (converted with ``to_stored(value, path=...)``, which may raise
     for a value the destination cannot hold) against a destination's secrets.
+
+    ``current`` is keyed by ``name_of(path)`` (default: the path itself), the name a desired path
+    has in the destination; two desired paths with one name are a :class:`StoreError` naming both,
+    raised before anything is written. ``same(path, value, existing)`` decides "unchanged"
+    (default: the values compare equal); ``None`` means the destination cannot tell (write-only):
+    the secret is written and reported modified with ``keys_modified`` :data:`UNKNOWN_KEY`.
 
     Only secrets ``owner`` owns are ``removed`` (the others are foreign, see
     :mod:`~airflow_secretsync.stores.ownership`); ``deletes`` is filled only when
     ``delete_orphans`` is set. Writes over secrets ``owner`` does not own are listed in
     ``foreign_overwrites``.
     """
+    names = _names(desired, name_of)
     result = TargetDiff(owner=owner)
     for path in sorted(desired):
         value = to_stored(desired[path], path=path)
-        existing = current.get(path)
+        existing = current.get(names[path])
+        verdict = (
+            None
+            if existing is None
+            else same(path, value, existing)
+            if same is not None
+            else values_equal(existing.value, value)
+        )
         if existing is None:
             result.changes.append(Change(path, "added"))
             result.writes.append(SecretWrite(path, value))
-        elif values_equal(existing.value, value):
+        elif verdict:
             result.changes.append(Change(path, "unchanged"))
         else:
-            added, removed, modified = key_changes(existing.value, value)
+            added, removed, modified = (
+                ((), (), (UNKNOWN_KEY,)) if verdict is None else key_changes(existing.value, value)
+            )
             result.changes.append(Change(path, "modified", added, removed, modified))
             result.writes.append(SecretWrite(path, value, existing))
             if ownership(existing.owner, owner) != "own":
                 result.foreign_overwrites.append(existing)
-    for path in sorted(set(current) - set(desired)):
-        if ownership(current[path].owner, owner) == "own":
+    wanted = set(names.values())
+    for name in sorted(set(current) - wanted):
+        if ownership(current[name].owner, owner) == "own":
+            path = name if name_of is None else current[name].path
             result.changes.append(Change(path, "removed"))
             if delete_orphans:
-                result.deletes.append(current[path])
+                result.deletes.append(current[name])
     return result
+
+
+def _names(desired: Mapping[str, Any], name_of: Callable[[str], str] | None) -> dict[str, str]:
+    """Each desired path's name in the destination; :class:`StoreError` on a collision."""
+    if name_of is None:
+        return {path: path for path in desired}
+    names: dict[str, str] = {}
+    taken: dict[str, str] = {}
+    for path in sorted(desired):
+        name = names[path] = name_of(path)
+        if name in taken:
+            raise StoreError(
+                f"'{taken[name]}' and '{path}' both map to the destination name '{name}'; "
+                "rename one of them (nothing was written)"
+            )
+        taken[name] = path
+    return names

@@ -242,6 +242,8 @@ class Engine:
                 owner=self.owner(target),
                 to_stored=destination.to_stored,
                 delete_orphans=self.config.pipeline.sync.delete_orphans,
+                name_of=destination.secret_name,
+                same=destination.same_value,
             )
         refusal = self._refusal(target, diff, earlier_writes=bool(attempted))
         if refusal is None and not self.options.dry_run:

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import StoreError
 
 SecretValue = Any  # dict | str | bytes (and nested JSON inside dicts)
@@ -38,6 +39,10 @@ class Deadline:
         """Raise :class:`StoreError` naming ``what`` once the deadline has passed."""
         if self._end is not None and time.monotonic() > self._end:
             raise StoreError(f"{what}: gave up after the {self.seconds:g} s deadline of the target")
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (``None``: no deadline)."""
+        return None if self._end is None else max(0.0, self._end - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,17 @@ class _Applies(SourceStore):
         ``path`` (optional) only names the secret in an error when the value cannot be stored.
         """
         return value
+
+    def secret_name(self, path: str) -> str:
+        """The name ``path`` has in this store, which keys :meth:`list_secrets` (default: the
+        path itself). A store that maps names (e.g. GitHub's ``[A-Z0-9_]``) raises
+        :class:`StoreError` naming the path when it has none; the diff reports collisions."""
+        return path
+
+    def same_value(self, path: str, value: SecretValue, current: StoredSecret) -> bool | None:
+        """Whether ``current`` already holds ``value`` (in stored form): the diff's "unchanged".
+        ``None``: this store cannot tell (write-only values), so the secret is written."""
+        return values_equal(current.value, value)
 
     @abstractmethod
     def apply(
