@@ -9,6 +9,11 @@ import pytest
 
 from airflow_secretsync.config import load_config, parse_config
 from airflow_secretsync.errors import ConfigError, SecretSyncError
+from airflow_secretsync.stores.registry import kinds_for
+
+#: The installed source kinds, as the one-kind rule and the unknown-key hint list them.
+SOURCE_KINDS = list(kinds_for("source"))
+SOURCE_CHOICES = ", ".join(f"'{k}'" for k in SOURCE_KINDS[:-1]) + f" or '{SOURCE_KINDS[-1]}'"
 
 CANARY = "CANARY-s3cr3t-9f8e7d"
 
@@ -186,12 +191,12 @@ def test_each_mistake_is_one_located_error(tail: str, expected: str) -> None:
         ),
         pytest.param(
             "version: 1\nmerge_store: {vault: {}}\nsources:\n  a: {vault: {}, aws: {}}\n",
-            "p.yaml:4:18: sources.a.aws: takes exactly one of 'vault' or 'aws', not both",
+            f"p.yaml:4:18: sources.a.aws: takes exactly one of {SOURCE_CHOICES}, not both",
             id="source-both",
         ),
         pytest.param(
             "version: 1\nmerge_store: {vault: {}}\nsources:\n  a: {}\n",
-            "p.yaml:4:3: sources.a: needs exactly one of 'vault' or 'aws'",
+            f"p.yaml:4:3: sources.a: needs exactly one of {SOURCE_CHOICES}",
             id="source-neither",
         ),
         pytest.param(
@@ -263,7 +268,8 @@ def test_every_error_is_reported_at_once_in_file_order() -> None:
     )
     assert errors == [
         "p.yaml:3:16: dag.retries: should be greater than or equal to 0",
-        "p.yaml:5:30: sources.team-a.regoin: unknown key 'regoin' (valid keys: vault, aws)",
+        f"p.yaml:5:30: sources.team-a.regoin: unknown key 'regoin' "
+        f"(valid keys: {', '.join(SOURCE_KINDS)})",
         "p.yaml:7:17: targets.A.inherits[0]: inheritance cycle: A -> B -> A",
         "p.yaml:7:30: targets.A.include[0]: invalid regular expression: missing ), "
         "unterminated subpattern at position 0",

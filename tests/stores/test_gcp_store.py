@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from airflow_secretsync.config.scopes import overlaps
+from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import SecretWrite
 from airflow_secretsync.stores.gcp import GcpDestination, GcpSource

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from airflow_secretsync.client_logging import quiet_client_loggers
-from airflow_secretsync.config.scopes import overlaps
+from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import SecretWrite, SourceStore, StoredSecret

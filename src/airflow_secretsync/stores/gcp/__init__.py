@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_secretsync.config.scopes import Scope
+from airflow_secretsync.scopes import Scope
 from airflow_secretsync.stores.registry import StoreBlock, StoreKind
 
 #: A project id (6-30 lowercase letters, digits and hyphens) or a legacy domain-scoped one.

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from airflow_secretsync.config.scopes import Scope
+from airflow_secretsync.scopes import Scope
 from airflow_secretsync.stores.github.names import check_prefix
 from airflow_secretsync.stores.registry import StoreBlock, StoreKind
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from airflow_secretsync.config.scopes import Scope
+from airflow_secretsync.scopes import Scope
 from airflow_secretsync.stores.kubernetes.names import DNS1123_LABEL, PREFIX
 from airflow_secretsync.stores.registry import StoreBlock, StoreKind
 
