@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.stores.base import SecretWrite
 from airflow_secretsync.stores.gcp import GcpDestination, GcpSource
 from airflow_secretsync.stores.gcp.names import owner_label, secret_id

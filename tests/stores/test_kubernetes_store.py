@@ -13,9 +13,9 @@ import pytest
 from kubernetes import client
 
 from airflow_secretsync.client_logging import quiet_client_loggers
-from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.core.engine import Engine, RunOptions
 from airflow_secretsync.errors import ConflictError, StoreError
+from airflow_secretsync.scopes import overlaps
 from airflow_secretsync.stores.base import SecretWrite, SourceStore, StoredSecret
 from airflow_secretsync.stores.kubernetes import KIND, KubernetesDestination, KubernetesSource
 from airflow_secretsync.stores.kubernetes import store as k8s_store

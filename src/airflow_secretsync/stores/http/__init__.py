@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from airflow_secretsync.scopes import Scope, path_prefix
 from airflow_secretsync.errors import SecretReferenceError
 from airflow_secretsync.refs.reference import parse_reference
+from airflow_secretsync.scopes import Scope, path_prefix
 from airflow_secretsync.stores.registry import StoreBlock, StoreKind
 
 #: Defaults: seconds to connect, seconds to wait for each piece of the answer, bytes at most.
