@@ -156,6 +156,8 @@ def test_plan_json(tmp_path, capsys, no_network) -> None:
                 "type": "aws",
                 "region": None,
                 "prefix": "legacy/",
+                "account_id": None,
+                "role_arn": None,
                 "connection_id": "aws_default",
             },
         },

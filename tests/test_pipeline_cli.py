@@ -201,7 +201,7 @@ def test_orphans_deleted_within_limit_and_refused_over_it(world, capsys) -> None
     assert read_aws(world["sm"], f"{ns}/staging/") == before
     # Production inherits Staging: its merge was blocked; raise the limit, both go ahead
     production = next(t for t in report["targets"] if t["target"] == "Production")
-    assert production["error"].startswith("merge failed: merge of 'Staging' failed: ")
+    assert production["error"].startswith("merge of 'Staging' failed: ")
     world["config"].write_text(
         world["config"].read_text().replace("max_deletions: 2", "max_deletions: 3")
     )
