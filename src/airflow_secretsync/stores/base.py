@@ -222,6 +222,19 @@ class DestinationStore(_Applies):
             raise failed.exception()  # type: ignore[misc]
 
 
+def json_object_or_text(text: str) -> SecretValue:
+    """Stored text as a dict when it is a JSON object, else unchanged (how text stores that
+    hold JSON objects or plain strings are read)."""
+    if text.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(parsed, dict):
+            return parsed
+    return text
+
+
 def json_normalized(value: SecretValue, where: str) -> SecretValue:
     """``value`` after a JSON round trip (how JSON stores hold it); :class:`StoreError` naming
     ``where`` if it is not JSON-serializable (the message never contains the value)."""

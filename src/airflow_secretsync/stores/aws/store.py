@@ -31,6 +31,7 @@ from airflow_secretsync.stores.base import (
     SecretWrite,
     StoredSecret,
     json_normalized,
+    json_object_or_text,
 )
 from airflow_secretsync.stores.connections import aws_client
 from airflow_secretsync.stores.ownership import owner_from_labels, owner_labels
@@ -54,18 +55,6 @@ def aws_failure(exc: BaseException, location: str, action: str, name: str | None
     what = f"{location} '{name}'" if name else location
     reason = f"{action}: {aws_reason(exc)}"
     return StoreError(f"{what}: {reason}")
-
-
-def decode_string(text: str) -> SecretValue:
-    """A ``SecretString`` as a dict when it is a JSON object, else unchanged."""
-    if text.lstrip().startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(parsed, dict):
-            return parsed
-    return text
 
 
 def encode(value: SecretValue) -> dict[str, Any]:
@@ -195,7 +184,7 @@ class AwsSecretsStore(DestinationStore):
         return {
             item["ARN"]: item["SecretBinary"]
             if "SecretBinary" in item
-            else decode_string(item.get("SecretString", ""))
+            else json_object_or_text(item.get("SecretString", ""))
             for item in response.get("SecretValues", [])
         }
 
@@ -207,7 +196,7 @@ class AwsSecretsStore(DestinationStore):
         if not isinstance(value, str):
             where = f"{self.description} '{path}'" if path else self.description
             value = json.dumps(json_normalized(value, where), ensure_ascii=False)
-        return decode_string(value)
+        return json_object_or_text(value)
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
         name = self.prefix + change.path

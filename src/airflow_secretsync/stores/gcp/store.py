@@ -37,6 +37,7 @@ from airflow_secretsync.stores.base import (
     SecretWrite,
     StoredSecret,
     json_normalized,
+    json_object_or_text,
 )
 from airflow_secretsync.stores.gcp import KIND, GcpDestination, GcpSource
 from airflow_secretsync.stores.gcp.connection import GcpConnection, gcp_connection
@@ -99,17 +100,9 @@ def encode(value: SecretValue) -> bytes:
 def decode(data: bytes) -> SecretValue:
     """A payload as a dict (JSON object text), a string (other UTF-8 text) or bytes."""
     try:
-        text = data.decode()
+        return json_object_or_text(data.decode())
     except UnicodeDecodeError:
         return data
-    if text.lstrip().startswith("{"):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(parsed, dict):
-            return parsed
-    return text
 
 
 def payload(value: SecretValue, where: str) -> bytes:
