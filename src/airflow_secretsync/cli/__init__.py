@@ -21,8 +21,10 @@ EXIT_ERROR = 2
 #: when their command runs, so ``validate`` and ``plan`` never load ``pipeline``'s imports.
 COMMANDS: dict[str, str] = {
     "validate": "check a pipeline config (no network access)",
-    "plan": "show what a run would merge and sync (no network access)",
+    "plan": "show what a run would merge and sync; with --out, write a reviewed plan",
     "pipeline": "merge sources and sync destinations",
+    "apply": "apply exactly a plan written by 'plan --out'",
+    "rollback": "undo what a run applied, from its JSON report",
 }
 
 

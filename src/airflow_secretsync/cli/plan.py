@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_secretsync.cli import COMMANDS, EXIT_OK
 from airflow_secretsync.cli.console import add_command, config_file, output_help
+from airflow_secretsync.cli.durations import DEFAULT_EXPIRY, duration
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
 from airflow_secretsync.config.locations import describe, location
@@ -20,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plan",
         COMMANDS["plan"],
         "Show the merge store, the sources, the merge levels and each sync target's "
-        "destination, without network access.",
+        "destination, without network access.\n"
+        "With --out PLAN.json: read the stores like a dry run and write the per-target diff "
+        "with the versions it saw, for 'secretsync apply' (exit 0, or 2 if a target failed).",
     )
     parser.add_argument(
         "--targets",
@@ -30,12 +33,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated targets (their ancestors are merged too)",
     )
     parser.add_argument(
-        "--output", choices=("human", "json"), default="human", help=output_help(("human", "json"))
+        "--output",
+        choices=PLAN_OUTPUTS,
+        default="human",
+        help=output_help(PLAN_OUTPUTS) + " (github needs --out)",
+    )
+    parser.add_argument("--out", metavar="PLAN.json", help="write a plan for 'secretsync apply'")
+    parser.add_argument(
+        "--expires-in",
+        type=duration,
+        default=DEFAULT_EXPIRY,
+        metavar="DURATION",
+        help="how long the plan may be applied: 90s, 30m, 24h (default), 7d",
+    )
+    parser.add_argument(
+        "--sync-only",
+        action="store_true",
+        help="with --out: diff against the merge store's desired values (as 'pipeline "
+        "--sync-only')",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        from airflow_secretsync.cli.plan_out import write_plan
+
+        return write_plan(args)
+    if args.output == "github":
+        args.config_parser.error("--output github needs --out")
     try:
         config = load_config(config_file(args))
         plan = build_plan(config, args.targets)
@@ -46,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_plan(config, plan))
     return EXIT_OK
+
+
+PLAN_OUTPUTS = ("human", "json", "github")
 
 
 def destination(config: PipelineConfig, target: str) -> dict[str, Any]:

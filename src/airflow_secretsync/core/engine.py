@@ -21,7 +21,7 @@ from airflow_secretsync.config.pipeline import PipelineGraph, task_id
 from airflow_secretsync.core.diff import Change, TargetDiff, diff_secrets
 from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.merge_store import replace_merged
-from airflow_secretsync.core.report import Report, TargetReport
+from airflow_secretsync.core.report import Report, TargetReport, VersionRecord
 from airflow_secretsync.errors import ConflictError, SecretSyncError
 from airflow_secretsync.stores.base import Deadline, DestinationStore, MergeStore, SourceStore
 from airflow_secretsync.stores.ownership import owner_id
@@ -52,11 +52,36 @@ class RunOptions:
     targets: tuple[str, ...] | None = None
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     """A value-free description: our own errors carry safe messages, others only their type."""
     if isinstance(exc, SecretSyncError):
         return str(exc)
     return f"unexpected {type(exc).__name__}; see the task log"
+
+
+def version_records(
+    destination: DestinationStore,
+    diff: TargetDiff,
+    done: set[str],
+    written: dict[str, str | None],
+) -> list[VersionRecord]:
+    """The version ids each applied write or delete of ``diff`` replaced and created."""
+    records = [
+        VersionRecord(
+            w.path,
+            "added" if w.current is None else "modified",
+            None if w.current is None else destination.version_id(w.current),
+            written.get(w.path),
+        )
+        for w in diff.writes
+        if w.path in done
+    ]
+    records += [
+        VersionRecord(s.path, "removed", destination.version_id(s), None)
+        for s in diff.deletes
+        if s.path in done
+    ]
+    return records
 
 
 def with_earlier_attempts(changes: list[Change], attempted: dict[str, Change]) -> list[Change]:
@@ -210,7 +235,7 @@ class Engine:
                         report = self._sync_once(target, attempted, deadline)
         except Exception as exc:  # reported, never raised: siblings go on
             log.debug("sync of %s failed", target, exc_info=not isinstance(exc, SecretSyncError))
-            report = TargetReport(target=target, status="failed", error=_error_text(exc))
+            report = TargetReport(target=target, status="failed", error=error_text(exc))
         log.info("synced %s: %s%s", target, report.status, self._dry_suffix)
         return report
 
@@ -226,9 +251,8 @@ class Engine:
     def _deadline(self) -> Deadline:
         return Deadline(self.config.pipeline.sync.timeout_seconds)
 
-    def _sync_once(
-        self, target: str, attempted: dict[str, Change], deadline: Deadline
-    ) -> TargetReport:
+    def diff_target(self, target: str) -> tuple[DestinationStore, TargetDiff]:
+        """Read ``desired(target)`` and the destination and diff them; nothing is written."""
         destination = self.stores.destination(target)
         if destination is None:
             raise SecretSyncError(f"target '{target}' has no destination")
@@ -245,26 +269,51 @@ class Engine:
                 name_of=destination.secret_name,
                 same=destination.same_value,
             )
-        refusal = self._refusal(target, diff, earlier_writes=bool(attempted))
+        return destination, diff
+
+    def apply_diff(
+        self,
+        target: str,
+        destination: DestinationStore,
+        diff: TargetDiff,
+        deadline: Deadline,
+        done: set[str],
+    ) -> list[VersionRecord]:
+        """Write ``diff`` with the stores' check-and-set; ``done`` receives what succeeded.
+        Returns the version records of what was applied (also when an error is raised, in
+        ``done``)."""
+        deadline.check(destination.description)
+        written: dict[str, str | None] = {}
+        destination.apply(
+            diff.writes,
+            diff.deletes,
+            owner=self.owner(target),
+            parallel=self.config.pipeline.sync.parallel,
+            done=done,
+            deadline=deadline,
+            versions=written,
+        )
+        return version_records(destination, diff, done, written)
+
+    def _sync_once(
+        self, target: str, attempted: dict[str, Change], deadline: Deadline
+    ) -> TargetReport:
+        destination, diff = self.diff_target(target)
+        refusal = self.refusal(target, diff, earlier_writes=bool(attempted))
+        records: list[VersionRecord] = []
         if refusal is None and not self.options.dry_run:
-            deadline.check(destination.description)
             done: set[str] = set()
             try:
-                destination.apply(
-                    diff.writes,
-                    diff.deletes,
-                    owner=self.owner(target),
-                    parallel=self.config.pipeline.sync.parallel,
-                    done=done,
-                    deadline=deadline,
-                )
+                records = self.apply_diff(target, destination, diff, deadline, done)
             except ConflictError:
                 attempted.update((c.path, c) for c in diff.changes if c.path in done)
                 raise
         changes = with_earlier_attempts(diff.changes, attempted)
-        return TargetReport.from_changes(target, changes, error=refusal, retryable=False)
+        return TargetReport.from_changes(
+            target, changes, error=refusal, retryable=False, versions=records
+        )
 
-    def _refusal(self, target: str, diff: TargetDiff, *, earlier_writes: bool) -> str | None:
+    def refusal(self, target: str, diff: TargetDiff, *, earlier_writes: bool = False) -> str | None:
         """Why this target must not write anything, decided before the first write."""
         problems = diff.problems(
             adopt=self.config.targets[target].adopt,
@@ -347,7 +396,7 @@ class Engine:
                 self.merge_target(name)
             except Exception as exc:
                 log.debug("merge of %s failed", name, exc_info=True)
-                failed[name] = (name, _error_text(exc))
+                failed[name] = (name, error_text(exc))
 
         with ThreadPoolExecutor(self._workers(self.config.pipeline.merge.parallel)) as pool:
             list(pool.map(merge, level))

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 
 from airflow_secretsync.core.diff import Change
-from airflow_secretsync.core.report import Report, Summary, TargetReport
+from airflow_secretsync.core.report import Refusal, Report, Summary, TargetReport
 
 OUTPUT_FORMATS = ("human", "json", "github", "compact")
 #: C0 and C1 controls, DEL, line/paragraph separators and bidirectional overrides.
@@ -76,6 +76,11 @@ def _change_line(change: Change) -> str:
     return f"~ {path} (modified: {', '.join(keys)})" if keys else f"~ {path} (modified)"
 
 
+def _refusal_line(refusal: Refusal) -> str:
+    reason = plain_text(refusal.reason)
+    return f"! {plain_text(refusal.path)} (refused {refusal.change_type}: {reason})"
+
+
 def _target_header(target: TargetReport) -> str:
     name = plain_text(target.target)
     if target.status == "failed":
@@ -104,6 +109,7 @@ def render_human(report: Report) -> str:
         lines.append("")
         lines.append(_target_header(target))
         lines.extend(f"  {_change_line(change)}" for change in target.changes)
+        lines.extend(f"  {_refusal_line(refusal)}" for refusal in target.refused)
     summary = report.summary
     lines.append("")
     lines.append(f"Total: {_counts(summary)}")
@@ -120,6 +126,7 @@ def render_github(report: Report) -> str:
         title = github_property(f"secretsync {target.target}")
         lines.append(f"::group::{github_data(_target_header(target))}")
         lines.extend(github_data(_change_line(change)) for change in target.changes)
+        lines.extend(github_data(_refusal_line(refusal)) for refusal in target.refused)
         lines.append("::endgroup::")
         if target.status == "failed":
             lines.append(f"::error title={title}::{github_data(target.error or '')}")

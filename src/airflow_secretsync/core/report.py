@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_secretsync.core.diff import Change
+from airflow_secretsync.core.diff import Change, ChangeType
 
 Status = Literal["success", "failed", "skipped"]
 COUNTED = ("added", "removed", "modified", "unchanged")
@@ -44,6 +44,50 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class VersionRecord:
+    """What one applied change replaced (for rollback): version ids only, never a value.
+    ``previous`` is None for a created secret, ``current`` None for a deleted one."""
+
+    path: str
+    change_type: ChangeType
+    previous: str | None = None
+    current: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "change_type": self.change_type,
+            "previous_version": self.previous,
+            "version": self.current,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VersionRecord:
+        return cls(
+            path=data["path"],
+            change_type=data["change_type"],
+            previous=data.get("previous_version"),
+            current=data.get("version"),
+        )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A secret a plan or a rollback did not touch, and why (names only)."""
+
+    path: str
+    change_type: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "change_type": self.change_type, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Refusal:
+        return cls(data["path"], data["change_type"], data["reason"])
+
+
+@dataclass(frozen=True)
 class TargetReport:
     """One target's outcome. ``changes`` lists every change except ``unchanged``."""
 
@@ -54,6 +98,10 @@ class TargetReport:
     changes: tuple[Change, ...] = ()
     #: Whether running again may help (a store error) or not (a policy refusal). Not reported.
     retryable: bool = field(default=True, compare=False)
+    #: The version each applied change replaced and created (JSON only; for rollback).
+    versions: tuple[VersionRecord, ...] = ()
+    #: Secrets left alone because they changed since a plan or a run (apply, rollback).
+    refused: tuple[Refusal, ...] = ()
 
     @classmethod
     def from_changes(
@@ -63,6 +111,8 @@ class TargetReport:
         *,
         error: str | None = None,
         retryable: bool = True,
+        versions: Iterable[VersionRecord] = (),
+        refused: Iterable[Refusal] = (),
     ) -> TargetReport:
         items = list(changes)
         return cls(
@@ -72,16 +122,23 @@ class TargetReport:
             summary=Summary.of(items),
             changes=tuple(c for c in items if c.change_type != "unchanged"),
             retryable=retryable,
+            versions=tuple(versions),
+            refused=tuple(refused),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "target": self.target,
             "status": self.status,
             "error": self.error,
             "summary": self.summary.to_dict(),
             "changes": [c.to_dict() for c in self.changes],
         }
+        if self.versions:
+            data["versions"] = [v.to_dict() for v in self.versions]
+        if self.refused:
+            data["refused"] = [r.to_dict() for r in self.refused]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TargetReport:
@@ -92,6 +149,8 @@ class TargetReport:
             error=data.get("error"),
             summary=Summary(**{name: int(counts.get(name, 0)) for name in COUNTED}),
             changes=tuple(Change.from_dict(c) for c in data.get("changes", ())),
+            versions=tuple(VersionRecord.from_dict(v) for v in data.get("versions", ())),
+            refused=tuple(Refusal.from_dict(r) for r in data.get("refused", ())),
         )
 
 

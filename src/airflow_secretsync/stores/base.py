@@ -91,6 +91,12 @@ class SourceStore(ABC):
     def list_secrets(self) -> dict[str, StoredSecret]:
         """Every secret under the location, keyed by relative path, with value and ownership."""
 
+    def version_id(self, secret: StoredSecret) -> str | None:
+        """The store's id of the version of ``secret`` that was read (Vault: the version
+        number, AWS: the ``VersionId``), never derived from the value; None: this store kind
+        does not expose versions (plans and rollback need them)."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools."""
 
@@ -151,9 +157,10 @@ class DestinationStore(_Applies):
     """A location this tool writes to: secret by secret, recording the owner."""
 
     @abstractmethod
-    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> str | None:
         """Create or update one secret, recording ``owner`` (``<dag_id>/<target>``, see
-        :mod:`.ownership`) no later than the value.
+        :mod:`.ownership`) no later than the value. Returns the id of the version written
+        (see :meth:`version_id`), None if the kind does not expose versions.
 
         Raises :class:`~airflow_secretsync.errors.ConflictError` if ``change.current`` is no
         longer the current version.
@@ -172,14 +179,21 @@ class DestinationStore(_Applies):
         parallel: int = 8,
         done: set[str] | None = None,
         deadline: Deadline | None = None,
+        versions: dict[str, str | None] | None = None,
     ) -> None:
         """Apply writes, then (only if every write succeeded) deletes, up to ``parallel`` at a
         time. The first error cancels what is still queued and is raised once the requests
         already under way ended. ``done`` receives the path of each write or delete that
-        succeeded; no request starts after ``deadline``."""
+        succeeded, ``versions`` the version id each write created; no request starts after
+        ``deadline``."""
         done = set() if done is None else done
+        written = {} if versions is None else versions
+
+        def write(change: SecretWrite) -> None:
+            written[change.path] = self.write(change, owner=owner)
+
         self._run_all(
-            [(w.path, lambda w=w: self.write(w, owner=owner)) for w in writes],
+            [(w.path, lambda w=w: write(w)) for w in writes],
             parallel,
             done,
             deadline,
@@ -220,6 +234,32 @@ class DestinationStore(_Applies):
             pool.shutdown(wait=True, cancel_futures=True)
         if failed is not None:
             raise failed.exception()  # type: ignore[misc]
+
+    # -- rollback (optional: Vault and AWS implement it) --------------------------------------
+
+    def current_version(self, path: str) -> tuple[str | None, str | None]:
+        """The current version id of ``path`` and its recorded owner; ``(None, None)`` when it
+        does not exist (or is deleted / pending deletion)."""
+        raise self._no_rollback()
+
+    def restore_version(self, path: str, version: str, *, expected: str) -> str:
+        """Make the value of ``version`` current again, only if ``expected`` is still the
+        current version (a :class:`~airflow_secretsync.errors.ConflictError` otherwise);
+        returns the id of the version that is now current."""
+        raise self._no_rollback()
+
+    def delete_version(self, path: str, *, expected: str, owner: str) -> None:
+        """Delete ``path`` only if ``expected`` is still its current version and ``owner``
+        its owner (a :class:`~airflow_secretsync.errors.ConflictError` otherwise)."""
+        raise self._no_rollback()
+
+    def undelete(self, path: str, version: str, *, owner: str, check_only: bool = False) -> str:
+        """Bring back ``path``, deleted at ``version``, if its data still exists and it is
+        still ``owner``'s (``check_only``: only check); returns the version id now current."""
+        raise self._no_rollback()
+
+    def _no_rollback(self) -> StoreError:
+        return StoreError(f"{self.description}: rollback is not supported by this store kind")
 
 
 def json_object_or_text(text: str) -> SecretValue:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -76,10 +76,12 @@ def _without_slash(name: str) -> str:
 
 @dataclass(frozen=True)
 class AwsSecretRef:
-    """Where a listed secret lives: its exact name (maybe the ``/`` spelling) and ARN."""
+    """Where a listed secret lives: its exact name (maybe the ``/`` spelling), ARN and the
+    ``VersionId`` that was read."""
 
     name: str
     arn: str
+    version_id: str | None = None
 
 
 class AwsSecretsStore(DestinationStore):
@@ -117,16 +119,16 @@ class AwsSecretsStore(DestinationStore):
         entries = self._list_entries()
         arns = [(entry["ARN"], rel) for rel, (entry, _) in entries.items()]
         batches = [dict(arns[i : i + BATCH_SIZE]) for i in range(0, len(arns), BATCH_SIZE)]
-        values: dict[str, SecretValue] = {}
+        values: dict[str, tuple[SecretValue, str | None]] = {}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for batch_values in pool.map(self._get_batch, batches):
                 values.update(batch_values)
         secrets = {
             rel: StoredSecret(
                 path=rel,
-                value=values[entry["ARN"]],
+                value=values[entry["ARN"]][0],
                 owner=owner,
-                version=AwsSecretRef(name=entry["Name"], arn=entry["ARN"]),
+                version=AwsSecretRef(entry["Name"], entry["ARN"], values[entry["ARN"]][1]),
             )
             for rel, (entry, owner) in entries.items()
             if entry["ARN"] in values
@@ -167,8 +169,8 @@ class AwsSecretsStore(DestinationStore):
             return None
         return bare[len(self._base) :]
 
-    def _get_batch(self, arns: Mapping[str, str]) -> dict[str, SecretValue]:
-        """Values by ARN of up to 20 secrets (``arns`` maps ARN to relative path)."""
+    def _get_batch(self, arns: Mapping[str, str]) -> dict[str, tuple[SecretValue, str | None]]:
+        """Values and version ids by ARN of up to 20 secrets (``arns``: ARN to path)."""
         try:
             response = self.client.batch_get_secret_value(SecretIdList=list(arns))
         except (ClientError, BotoCoreError) as exc:
@@ -182,9 +184,12 @@ class AwsSecretsStore(DestinationStore):
                 f"{self.description} '{path}': BatchGetSecretValue: {error.get('ErrorCode')}"
             )
         return {
-            item["ARN"]: item["SecretBinary"]
-            if "SecretBinary" in item
-            else json_object_or_text(item.get("SecretString", ""))
+            item["ARN"]: (
+                item["SecretBinary"]
+                if "SecretBinary" in item
+                else json_object_or_text(item.get("SecretString", "")),
+                item.get("VersionId"),
+            )
             for item in response.get("SecretValues", [])
         }
 
@@ -198,7 +203,11 @@ class AwsSecretsStore(DestinationStore):
             value = json.dumps(json_normalized(value, where), ensure_ascii=False)
         return json_object_or_text(value)
 
-    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+    def version_id(self, secret: StoredSecret) -> str | None:
+        ref = secret.version
+        return ref.version_id if isinstance(ref, AwsSecretRef) else None
+
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> str | None:
         name = self.prefix + change.path
         value = change.value
         # Strings and bytes are written exactly as given; other values as JSON text.
@@ -216,24 +225,26 @@ class AwsSecretsStore(DestinationStore):
                 action = "TagResource"  # ownership before the value
                 self.client.tag_resource(SecretId=current.arn, Tags=self._tags(owner))
                 action = "PutSecretValue"
-                self.client.put_secret_value(SecretId=current.arn, **payload)
-                return
+                return self.client.put_secret_value(SecretId=current.arn, **payload)["VersionId"]
             action = "CreateSecret"
-            self._create(name, payload, owner, change.path)
+            version = self._create(name, payload, owner, change.path)
             if isinstance(current, AwsSecretRef):  # the other spelling is replaced
                 action = "DeleteSecret"
                 self._delete_arn(current.arn)
+            return version
         except (ClientError, BotoCoreError) as exc:
             raise aws_failure(exc, self.description, action, change.path) from None
 
-    def _create(self, name: str, payload: dict[str, Any], owner: str | None, path: str) -> None:
-        """CreateSecret; a name pending deletion is restored, then given the new value."""
+    def _create(
+        self, name: str, payload: dict[str, Any], owner: str | None, path: str
+    ) -> str | None:
+        """CreateSecret; a name pending deletion is restored, then given the new value.
+        Returns the version id written."""
         kwargs = {"Name": name, "Tags": self._tags(owner), **payload}
         if self.kms_key_id:
             kwargs["KmsKeyId"] = self.kms_key_id
         try:
-            self.client.create_secret(**kwargs)
-            return
+            return self.client.create_secret(**kwargs).get("VersionId")
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code not in ("ResourceExistsException", "InvalidRequestException"):
@@ -247,8 +258,9 @@ class AwsSecretsStore(DestinationStore):
                 raise
         self.client.restore_secret(SecretId=name)
         self.client.tag_resource(SecretId=name, Tags=self._tags(owner))
-        self.client.put_secret_value(SecretId=name, **payload)
+        version = self.client.put_secret_value(SecretId=name, **payload)["VersionId"]
         log.info("%s '%s': restored a secret that was pending deletion", self.description, path)
+        return version
 
     def _tags(self, owner: str | None) -> list[dict[str, str]]:
         tags = {**self.tags, **owner_labels(owner or "")}
@@ -291,8 +303,90 @@ class AwsSecretsStore(DestinationStore):
             if exc.response.get("Error", {}).get("Code") != _NOT_FOUND:
                 raise
 
+    # -- rollback ----------------------------------------------------------------------------
+
+    def current_version(self, path: str) -> tuple[str | None, str | None]:
+        described = self._describe(path)
+        if described is None:
+            return None, None
+        owner = owner_from_labels(_tag_map(described.get("Tags")))
+        if described.get("DeletedDate"):
+            return None, owner
+        return _stage_version(described, "AWSCURRENT"), owner
+
+    def restore_version(self, path: str, version: str, *, expected: str) -> str:
+        """The value of ``version`` put again as a new current version; refused if
+        ``expected`` is no longer current."""
+        described = self._describe(path)
+        if described is None or _stage_version(described, "AWSCURRENT") != expected:
+            raise ConflictError(f"{self.description} '{path}': changed since it was read")
+        arn = described["ARN"]
+        try:
+            old = self.client.get_secret_value(SecretId=arn, VersionId=version)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == _NOT_FOUND:
+                raise StoreError(
+                    f"{self.description} '{path}': version {version} no longer exists"
+                ) from None
+            raise aws_failure(exc, self.description, "GetSecretValue", path) from None
+        except BotoCoreError as exc:
+            raise aws_failure(exc, self.description, "GetSecretValue", path) from None
+        payload = {k: old[k] for k in ("SecretString", "SecretBinary") if k in old}
+        try:
+            return self.client.put_secret_value(SecretId=arn, **payload)["VersionId"]
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, "PutSecretValue", path) from None
+
+    def delete_version(self, path: str, *, expected: str, owner: str) -> None:
+        described = self._describe(path)
+        if described is None or described.get("DeletedDate"):
+            return
+        if _stage_version(described, "AWSCURRENT") != expected:
+            raise ConflictError(f"{self.description} '{path}': changed since it was read")
+        ref = AwsSecretRef(described["Name"], described["ARN"], expected)
+        self.delete(StoredSecret(path, None, owner=owner, version=ref))
+
+    def undelete(self, path: str, version: str, *, owner: str, check_only: bool = False) -> str:
+        """RestoreSecret of a secret pending deletion that is still ``owner``'s."""
+        described = self._describe(path)
+        if described is None or not described.get("DeletedDate"):
+            raise ConflictError(
+                f"{self.description} '{path}': not pending deletion (deleted for good, or "
+                "created again)"
+            )
+        if owner_from_labels(_tag_map(described.get("Tags"))) != owner:
+            raise ConflictError(f"{self.description} '{path}': its owner changed; not restored")
+        if check_only:
+            return version
+        self._call(
+            "RestoreSecret", path, lambda: self.client.restore_secret(SecretId=described["ARN"])
+        )
+        return _stage_version(described, "AWSCURRENT") or version
+
+    def _describe(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self.client.describe_secret(SecretId=self.prefix + path)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == _NOT_FOUND:
+                return None
+            raise aws_failure(exc, self.description, "DescribeSecret", path) from None
+        except BotoCoreError as exc:
+            raise aws_failure(exc, self.description, "DescribeSecret", path) from None
+
+    def _call(self, action: str, path: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_failure(exc, self.description, action, path) from None
+
     def __repr__(self) -> str:
         return f"AwsSecretsStore({self.description!r})"
+
+
+def _stage_version(described: Mapping[str, Any], stage: str) -> str | None:
+    """The version id holding ``stage`` in a DescribeSecret response."""
+    stages = described.get("VersionIdsToStages") or {}
+    return next((vid for vid, names in stages.items() if stage in names), None)
 
 
 def open_store(block: AwsSourceLocation, context: OpenContext) -> AwsSecretsStore:

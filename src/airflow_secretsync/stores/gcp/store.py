@@ -268,12 +268,21 @@ class GcpSecretStore(DestinationStore):
         parallel: int = 8,
         done: set[str] | None = None,
         deadline: Deadline | None = None,
+        versions: dict[str, str | None] | None = None,
     ) -> None:
         """Check every write's secret id first (collisions name both paths), then apply."""
         paths = [w.path for w in writes]
         taken = {sid: p for sid, p in self._taken.items() if p not in paths}
         check_ids(self.prefix, paths, taken, self.description)
-        super().apply(writes, deletes, owner=owner, parallel=parallel, done=done, deadline=deadline)
+        super().apply(
+            writes,
+            deletes,
+            owner=owner,
+            parallel=parallel,
+            done=done,
+            deadline=deadline,
+            versions=versions,
+        )
 
     def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
         data = payload(change.value, self._where(change.path))

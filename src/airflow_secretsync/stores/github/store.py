@@ -164,6 +164,7 @@ class GithubStore(DestinationStore):
         parallel: int = 8,
         done: set[str] | None = None,
         deadline: Deadline | None = None,
+        versions: dict[str, str | None] | None = None,
     ) -> None:
         """Record the names about to be created in the state record, apply, then record what
         was pushed and deleted (also after a failure, for what succeeded)."""
@@ -179,7 +180,13 @@ class GithubStore(DestinationStore):
         self._pushed, self._deleted = {}, []
         try:
             super().apply(
-                writes, deletes, owner=owner, parallel=parallel, done=done, deadline=deadline
+                writes,
+                deletes,
+                owner=owner,
+                parallel=parallel,
+                done=done,
+                deadline=deadline,
+                versions=versions,
             )
         finally:
             self.state.update(self._record)

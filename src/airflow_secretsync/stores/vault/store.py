@@ -193,7 +193,11 @@ class VaultStore(DestinationStore, MergeStore):
             return value
         return json_normalized(value, where)
 
-    def write(self, change: SecretWrite, *, owner: str | None = None) -> None:
+    def version_id(self, secret: StoredSecret) -> str | None:
+        version = secret.version
+        return str(version.number) if isinstance(version, VaultVersion) else None
+
+    def write(self, change: SecretWrite, *, owner: str | None = None) -> str:
         """Ownership first, then the data (check-and-set): a crash in between leaves either a
         metadata-only entry (no value: invisible, re-created by the next run) or an owned
         secret holding its previous value, never an unowned value this tool wrote."""
@@ -214,19 +218,27 @@ class VaultStore(DestinationStore, MergeStore):
             if current.owner != owner or current.version.kind != kind:
                 self._patch_metadata(change.path, labels)
         try:
+            self._put(change.path, data, cas)
+        except ConflictError:
+            if current is None:
+                self._withdraw_claim(change.path, value, owner)
+            raise
+        return str(cas + 1)  # check-and-set: the version after ``cas``
+
+    def _put(self, relpath: str, data: dict, cas: int) -> None:
+        """Write ``data`` as the version after ``cas`` (a :class:`ConflictError` otherwise)."""
+        try:
             self._kv.create_or_update_secret(
-                path=self._full(change.path), secret=data, cas=cas, mount_point=self.mount
+                path=self._full(relpath), secret=data, cas=cas, mount_point=self.mount
             )
         except InvalidRequest as exc:
             if "check-and-set" not in " ".join(exc.errors or []):
-                raise vault_failure(exc, self.description, self.connection, change.path) from None
-            if current is None:
-                self._withdraw_claim(change.path, value, owner)
+                raise vault_failure(exc, self.description, self.connection, relpath) from None
             raise self._conflict(
-                change.path, f"changed since it was read (expected version {cas}); not overwritten"
+                relpath, f"changed since it was read (expected version {cas}); not overwritten"
             ) from None
         except Exception as exc:
-            raise vault_failure(exc, self.description, self.connection, change.path) from None
+            raise vault_failure(exc, self.description, self.connection, relpath) from None
 
     def _claim_new(self, relpath: str, cas: int, labels: dict[str, str | None]) -> None:
         """Record ownership of a secret about to be created (version ``cas`` is current:
@@ -303,6 +315,49 @@ class VaultStore(DestinationStore, MergeStore):
             return
         except Exception as exc:
             raise vault_failure(exc, self.description, self.connection, secret.path) from None
+
+    # -- rollback ----------------------------------------------------------------------------
+
+    def current_version(self, path: str) -> tuple[str | None, str | None]:
+        metadata = self._metadata(path)
+        if metadata is None:
+            return None, None
+        number = int(metadata.get("current_version") or 0)
+        latest = (metadata.get("versions") or {}).get(str(number)) or {}
+        if not number or latest.get("deletion_time") or latest.get("destroyed"):
+            return None, owner_from_labels(metadata.get("custom_metadata"))
+        return str(number), owner_from_labels(metadata.get("custom_metadata"))
+
+    def restore_version(self, path: str, version: str, *, expected: str) -> str:
+        """The data of ``version`` written again as a new version (check-and-set on
+        ``expected``); the value kind marker stays as it is."""
+        try:
+            response = self._kv.read_secret_version(
+                path=self._full(path),
+                version=int(version),
+                mount_point=self.mount,
+                raise_on_deleted_version=True,
+            )
+        except InvalidPath:
+            raise StoreError(
+                f"{self.description} '{path}': version {version} no longer exists"
+            ) from None
+        except Exception as exc:
+            raise vault_failure(exc, self.description, self.connection, path) from None
+        data = (response.get("data") or {}).get("data")
+        if data is None:
+            raise StoreError(f"{self.description} '{path}': version {version} was deleted")
+        self._put(path, data, int(expected))
+        return str(int(expected) + 1)
+
+    def delete_version(self, path: str, *, expected: str, owner: str) -> None:
+        self.delete(StoredSecret(path, None, owner=owner, version=VaultVersion(int(expected))))
+
+    def undelete(self, path: str, version: str, *, owner: str, check_only: bool = False) -> str:
+        """Vault deletes remove metadata and every version: nothing is left to bring back."""
+        raise StoreError(
+            f"{self.description} '{path}': cannot be restored, deleting removed every version"
+        )
 
     def read_state(self) -> tuple[dict[str, Any] | None, Any]:
         path = self._state_path()
