@@ -17,10 +17,10 @@ import hvac
 import pytest
 
 from devtools.cluster import WORKERS, Cluster, celery_cluster
+from devtools.proxy import FaultProxy, Request
 from devtools.seed import PLATFORM
 from devtools.servers import MotoServer
 from tests.helpers import read_aws, read_vault
-from tests.reliability.proxy import FaultProxy, Request
 from tests.test_airflow_rest import CANARIES, Api
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(600)]

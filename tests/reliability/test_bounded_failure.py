@@ -13,9 +13,9 @@ from pathlib import Path
 import hvac
 import pytest
 
+from devtools.proxy import FaultProxy, Reply, Request
 from tests.helpers import read_aws, seed_vault, unique, write_config
 from tests.reliability.cli import secretsync
-from tests.reliability.proxy import FaultProxy, Reply, Request
 
 SECRETS = {f"s{i:03}": {"n": i} for i in range(120)}
 ORPHANS = {f"zz-orphan{i}": {"old": i} for i in range(3)}
