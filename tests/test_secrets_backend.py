@@ -475,7 +475,7 @@ def test_the_cache_bound_is_an_argument(monkeypatch) -> None:
         providers=["env"], variables_prefix="V", sep="_", cache_max_entries=2
     )
     assert [backend.get_variable(name) for name in names] == ["value"] * 3
-    assert len(backend.cache) == 2
+    assert backend.cache.size() == 2
     with pytest.raises(ConfigError) as exc:
         ChainedSecretsBackend(providers=["env"], cache_max_entries=0)
     assert exc.value.errors == [

@@ -205,7 +205,7 @@ def test_the_cache_is_bounded_and_drops_the_least_recently_used(aws, aws_client,
         cache.resolve(f"ref+awssecrets://{name}")
     cache.resolve(f"ref+awssecrets://{names[0]}")  # names[1] is now the least recently used
     cache.resolve(f"ref+awssecrets://{names[3]}")
-    assert len(cache) == 3
+    assert cache.size() == 3
     aws.calls.clear()
     for name in (names[0], names[2], names[3]):
         assert cache.resolve(f"ref+awssecrets://{name}").value == f"v-{name}"
@@ -223,14 +223,14 @@ def test_expired_entries_are_evicted_before_fresh_ones(aws, aws_client, clock) -
     cache.resolve(f"ref+awssecrets://{old}")
     cache.resolve(f"ref+awssecrets://{missing}")
     clock.now += 31  # the miss expired, the hit is fresh
-    assert len(cache) == 1
+    assert cache.size() == 1
     cache.resolve(f"ref+awssecrets://{new}")
     aws.calls.clear()
     assert cache.resolve(f"ref+awssecrets://{old}").value == "old"  # not evicted
     assert cache.resolve(f"ref+awssecrets://{new}").value == "new"
     assert aws.calls == []
     clock.now += 300
-    assert len(cache) == 0
+    assert cache.size() == 0
 
 
 def test_per_secret_locks_do_not_outlive_their_lookups(aws, aws_client) -> None:
@@ -239,7 +239,7 @@ def test_per_secret_locks_do_not_outlive_their_lookups(aws, aws_client) -> None:
     cache = SecretsCache(aws.resolver, ttl_seconds=300, max_entries=5)
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(lambda name: cache.resolve(f"ref+awssecrets://{name}"), names))
-    assert len(cache) == 5
+    assert cache.size() == 5
     assert len(cache._key_locks) == 0
 
 

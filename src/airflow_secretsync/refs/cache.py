@@ -59,7 +59,7 @@ class SecretsCache:
     def _expiry(self, _location: SecretReference, raw: str | None, now: float) -> float:
         return now + (self.miss_ttl_seconds if raw is None else self.ttl_seconds)
 
-    def __len__(self) -> int:
+    def size(self) -> int:
         """How many fresh entries the cache holds (expired ones are evicted first)."""
         with self._lock:
             self._entries.expire()
