@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,30 @@ def read_aws(client, prefix: str) -> dict[str, Any]:
             except ValueError:
                 out[entry["Name"][len(prefix) :]] = raw
     return out
+
+
+def short_lived_approle(
+    client,
+    policy_hcl: str = 'path "secret/*" { capabilities = ["read", "list", "create", "update"] }',
+) -> tuple[str, str, str]:
+    """An AppRole whose tokens live 2 s (TTL and max TTL): (auth mount, role id, secret id)."""
+    mount, policy = unique("approle"), unique("policy")
+    client.sys.enable_auth_method("approle", path=mount)
+    client.sys.create_or_update_policy(name=policy, policy=policy_hcl)
+    client.auth.approle.create_or_update_approle(
+        "short", token_policies=[policy], token_ttl="2s", token_max_ttl="2s", mount_point=mount
+    )
+    role_id = client.auth.approle.read_role_id("short", mount_point=mount)["data"]["role_id"]
+    secret = client.auth.approle.generate_secret_id("short", mount_point=mount)
+    return mount, role_id, secret["data"]["secret_id"]
+
+
+def wait_until_expired(client, token: str, attempts: int = 100) -> None:
+    """Return once Vault no longer knows ``token`` (its TTL ran out); polls every 0.1 s."""
+    for _ in range(attempts):
+        try:
+            client.auth.token.lookup(token)
+        except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidRequest):  # "bad token"
+            return
+        time.sleep(0.1)
+    raise AssertionError("the token did not expire")

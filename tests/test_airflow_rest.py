@@ -6,6 +6,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -178,3 +179,88 @@ def test_no_canary_in_xcom_rendered_fields_or_logs(triggered) -> None:
     assert "synced Staging" in text  # the logs were really read
     for canary in CANARIES:
         assert canary not in text
+
+
+ROTATION_DAG = "secretsync_on_rotation"
+PRODUCTION_ASSET = "secretsync://vault/secret/prod"
+
+
+def _quoted(run: dict[str, Any]) -> str:
+    return urllib.parse.quote(run["dag_run_id"])
+
+
+def asset_events_of(api: Api, run: dict[str, Any]) -> list[dict[str, Any]]:
+    query = f"source_dag_id={DAG_ID}&source_run_id={_quoted(run)}"
+    return api.call("GET", f"/api/v2/assets/events?{query}")["asset_events"]
+
+
+def rotation_runs_by_source(api: Api) -> dict[str, list[dict[str, Any]]]:
+    """Source run id of the triggering events -> the downstream runs they triggered."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    base = f"/api/v2/dags/{ROTATION_DAG}/dagRuns"
+    for run in api.call("GET", base)["dag_runs"]:
+        for event in api.call("GET", f"{base}/{_quoted(run)}/upstreamAssetEvents")["asset_events"]:
+            runs.setdefault(event["source_run_id"], []).append(run)
+    return runs
+
+
+def triggered_by(api: Api, source: dict[str, Any]) -> dict[str, Any]:
+    """The downstream run the events of ``source`` triggered, once it ended (waits for it)."""
+
+    def ended(_: Any) -> bool:
+        runs = rotation_runs_by_source(api).get(source["dag_run_id"], [])
+        return any(r["state"] in ("success", "failed") for r in runs)
+
+    api.wait_for(f"/api/v2/dags/{ROTATION_DAG}/dagRuns", ended)
+    (run,) = rotation_runs_by_source(api)[source["dag_run_id"]]
+    return run
+
+
+def rotated_names(api: Api, run: dict[str, Any]) -> list[str]:
+    path = f"/api/v2/dags/{ROTATION_DAG}/dagRuns/{_quoted(run)}/taskInstances/rotated_secrets"
+    value = api.call("GET", f"{path}/xcomEntries/return_value")["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_a_change_emits_the_destination_asset_and_triggers_the_downstream_dag(
+    api, airflow_standalone
+) -> None:
+    """Under the real scheduler: a run that changes Production emits one event of its asset
+    (names and counts, no value) and ``secretsync_on_rotation`` runs; a zero-change run emits
+    nothing and triggers nothing: the next downstream run comes from the next change alone."""
+    servers = airflow_standalone.servers
+    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
+    name, canary = f"rotation-{os.getpid()}", "canary-rotation-7f3a9c11"
+    source = {"mount_point": "secret", "path": f"sources/platform/{name}"}
+    vault.secrets.kv.v2.create_or_update_secret(secret={"token": canary}, **source)
+    try:
+        added = trigger(api, {"targets": ["Production"]})
+        assert added["state"] == "success"
+        (event,) = asset_events_of(api, added)
+        assert (event["uri"], event["source_task_id"]) == (PRODUCTION_ASSET, "sync.Production")
+        assert event["extra"]["target"] == "Production"
+        assert event["extra"]["added"] >= 1
+        assert name in event["extra"]["names"]
+        first = triggered_by(api, added)
+        assert (first["state"], first["run_type"]) == ("success", "asset_triggered")
+        assert f"{PRODUCTION_ASSET}: {name}" in rotated_names(api, first)
+
+        zero = trigger(api, {"targets": ["Production"]})
+        assert zero["state"] == "success"
+        assert asset_events_of(api, zero) == []
+    finally:
+        vault.secrets.kv.v2.delete_metadata_and_all_versions(**source)
+
+    removed = trigger(api, {"targets": ["Production"]})
+    assert removed["state"] == "success"
+    (removal,) = asset_events_of(api, removed)
+    assert removal["extra"] == {
+        "target": "Production", "added": 0, "modified": 0, "removed": 1,
+        "names": [name], "names_omitted": 0,
+    }  # fmt: skip
+    second = triggered_by(api, removed)
+    assert second["dag_run_id"] != first["dag_run_id"]
+    assert rotated_names(api, second) == [f"{PRODUCTION_ASSET}: {name}"]
+    by_source = rotation_runs_by_source(api)
+    assert zero["dag_run_id"] not in by_source  # nothing ever consumed an event of it
+    assert canary not in json.dumps([event, removal, by_source])

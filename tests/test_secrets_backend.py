@@ -21,7 +21,7 @@ from airflow_secretsync.airflow.secrets_backend import (
 )
 from airflow_secretsync.errors import ConfigError
 from devtools.servers import free_port
-from tests.helpers import seed_aws, unique
+from tests.helpers import seed_aws, short_lived_approle, unique, wait_until_expired
 from tests.refs.third_party import install_providers
 
 LOGGER = "airflow_secretsync.airflow.secrets_backend"
@@ -431,3 +431,53 @@ def test_listed_by_airflow_providers_secrets(airflow_db) -> None:
     ).stdout
     names = {row["secrets_backend_class_name"] for row in json.loads(out[out.index("[") :])}
     assert CLASS_PATH in names
+
+
+def test_a_long_lived_backend_logs_in_again_when_its_approle_token_expired(
+    ns, vault_client, monkeypatch
+) -> None:
+    """The backend lives as long as the Airflow process; its Vault provider's AppRole token
+    (2 s) expires: the next look-up logs in again and is answered."""
+    mount, role_id, secret_id = short_lived_approle(vault_client)
+    default = json.loads(os.environ["AIRFLOW_CONN_VAULT_DEFAULT"])
+    extra = {**default["extra"], "auth_type": "approle", "auth_mount_point": mount}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VAULT_SHORT",
+        json.dumps({**default, "login": role_id, "password": secret_id, "extra": extra}),
+    )
+    kv = vault_client.secrets.kv.v2
+    kv.create_or_update_secret(path=f"{ns}/variables/one", secret={"value": VAR_CANARY})
+    vault = {"provider": "vault", "connection_id": "vault_short", "config_prefix": None}
+    backend = ChainedSecretsBackend(
+        providers=[vault],
+        variables_prefix=f"secret/{ns}/variables",
+        connections_prefix=f"secret/{ns}/connections",
+        cache_ttl_seconds=0,  # every look-up asks Vault
+        cache_miss_ttl_seconds=0,
+    )
+    assert backend.get_variable("one") == VAR_CANARY
+    client = backend.cache.resolver.provider("vault").client("vault_short")
+    first_token = client.token
+
+    wait_until_expired(vault_client, first_token)
+    kv.create_or_update_secret(path=f"{ns}/variables/two", secret={"value": "second"})
+    assert backend.get_variable("two") == "second"
+    assert backend.get_variable("one") == VAR_CANARY
+    assert backend.get_variable("missing") is None
+    assert client.token != first_token
+
+
+def test_the_cache_bound_is_an_argument(monkeypatch) -> None:
+    names = [unique("SECRETSYNC_TEST_BOUND_") for _ in range(3)]
+    for name in names:
+        monkeypatch.setenv(f"V_{name}", "value")
+    backend = ChainedSecretsBackend(
+        providers=["env"], variables_prefix="V", sep="_", cache_max_entries=2
+    )
+    assert [backend.get_variable(name) for name in names] == ["value"] * 3
+    assert backend.cache.size() == 2
+    with pytest.raises(ConfigError) as exc:
+        ChainedSecretsBackend(providers=["env"], cache_max_entries=0)
+    assert exc.value.errors == [
+        "ChainedSecretsBackend: cache_max_entries: Input should be greater than or equal to 1"
+    ]

@@ -13,11 +13,19 @@ know any kind.
   ``dst2``); without, it is a plain name prefix (AWS, S3: ``app`` covers ``app-legacy/x``).
 - ``connection`` is informational only. Two connection ids may reach the same server and the
   loader cannot tell, so the location alone decides.
+
+:func:`asset_uri` names a scope as a URI (the Airflow Asset of a destination).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import quote
+
+ASSET_SCHEME = "secretsync"
+#: Stands in the asset URI for a place part left to the connection's default (no kind's names
+#: use it: AWS accounts and regions, GCP projects and Kubernetes namespaces cannot be ``_``).
+DEFAULT_PLACE = "_"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,20 @@ class Scope:
 def path_prefix(path: str) -> str:
     """A slash-separated path without empty segments: ``/dst//eu/`` -> ``dst/eu``."""
     return "/".join(part for part in path.split("/") if part)
+
+
+def asset_uri(scope: Scope) -> str:
+    """``secretsync://<kind>/<place part>/.../<prefix>``: the same for every block naming the
+    same location, different for different ones.
+
+    Place parts are quoted whole (a Vault mount ``kv/team`` is ``kv%2Fteam``); a part left to the
+    connection's default is ``_``. A path scope ends with its path (``secretsync://vault/secret/
+    dst/eu``); a name-prefix scope ends with ``*`` so that ``app/`` and ``app`` stay apart (a URI
+    loses trailing slashes): ``secretsync://aws/123456789012/eu-west-1/app/*``.
+    """
+    place = [quote(part, safe="") if part else DEFAULT_PLACE for part in scope.place]
+    name = quote(scope.prefix, safe="/") + ("" if scope.segments else "*")
+    return f"{ASSET_SCHEME}://{'/'.join([scope.kind, *place, name]).rstrip('/')}"
 
 
 def _covers(outer: Scope, inner: Scope) -> bool:

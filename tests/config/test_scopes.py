@@ -243,3 +243,57 @@ def test_overlaps_are_reported_with_every_other_mistake() -> None:
         "targets.T.imports[0]",
         "targets.T.vault",
     ]
+
+
+def _asset_uri_cases() -> list[tuple[object, str]]:
+    from airflow_secretsync.stores.gcp import GcpDestination
+    from airflow_secretsync.stores.github import GithubDestination
+    from airflow_secretsync.stores.kubernetes import KubernetesDestination
+
+    return [
+        (V(mount="secret", path="prod"), "secretsync://vault/secret/prod"),
+        (V(mount="/secret/", path="/dst//eu/"), "secretsync://vault/secret/dst/eu"),
+        (V(mount="kv/team", path=""), "secretsync://vault/kv%2Fteam"),
+        (
+            D(prefix="app/", region="eu-west-1", account_id="123456789012"),
+            "secretsync://aws/123456789012/eu-west-1/app/*",
+        ),
+        (D(prefix="app"), "secretsync://aws/_/_/app*"),
+        (D(prefix=""), "secretsync://aws/_/_/*"),
+        (
+            D(prefix="x+y=z@", role_arn="arn:aws:iam::111111111111:role/sync"),
+            "secretsync://aws/111111111111/_/x%2By%3Dz%40*",
+        ),
+        (S(bucket="b", prefix="merged/"), "secretsync://s3/b/merged/*"),
+        (GcpDestination(project="proj-1", prefix="app-"), "secretsync://gcp/proj-1/global/app-*"),
+        (
+            KubernetesDestination(namespace="apps", prefix="db-"),
+            "secretsync://kubernetes/apps/db-*",
+        ),
+        (KubernetesDestination(prefix="db-"), "secretsync://kubernetes/_/db-*"),
+        (
+            GithubDestination(repository="Org/Repo", prefix="APP_"),
+            "secretsync://github/repos%2Forg%2Frepo/APP_*",
+        ),
+    ]
+
+
+def test_asset_uri_of_every_destination_kind() -> None:
+    from airflow_secretsync.scopes import asset_uri
+
+    for block, uri in _asset_uri_cases():
+        assert asset_uri(block.scope()) == uri, block
+
+
+def test_asset_uris_are_airflow_normalized_and_tell_scopes_apart() -> None:
+    """Airflow keeps each URI as is (no trailing slash lost), and two blocks have the same URI
+    only when they name the same location."""
+    from airflow.sdk import Asset
+
+    from airflow_secretsync.scopes import asset_uri
+
+    uris = [uri for _, uri in _asset_uri_cases()]
+    assert [Asset(uri).uri for uri in uris] == uris
+    assert len(set(uris)) == len(uris)
+    assert asset_uri(D(prefix="app/").scope()) != asset_uri(D(prefix="app").scope())
+    assert asset_uri(V(path="dst").scope()) == asset_uri(V(path="/dst/").scope())

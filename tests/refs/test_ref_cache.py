@@ -195,3 +195,54 @@ def test_clear_during_a_lookup_does_not_store_its_stale_answer(gated) -> None:
         assert in_flight.result().value == "value-1"
     assert cache.resolve("ref+gated://x").value == "value-2"
     assert provider.calls == 2
+
+
+def test_the_cache_is_bounded_and_drops_the_least_recently_used(aws, aws_client, clock) -> None:
+    names = [unique("cache/bounded-") for _ in range(4)]
+    seed_aws(aws_client("secretsmanager"), {name: f"v-{name}" for name in names})
+    cache = SecretsCache(aws.resolver, ttl_seconds=300, max_entries=3, clock=clock)
+    for name in names[:3]:
+        cache.resolve(f"ref+awssecrets://{name}")
+    cache.resolve(f"ref+awssecrets://{names[0]}")  # names[1] is now the least recently used
+    cache.resolve(f"ref+awssecrets://{names[3]}")
+    assert cache.size() == 3
+    aws.calls.clear()
+    for name in (names[0], names[2], names[3]):
+        assert cache.resolve(f"ref+awssecrets://{name}").value == f"v-{name}"
+    assert aws.calls == []
+    assert cache.resolve(f"ref+awssecrets://{names[1]}").value == f"v-{names[1]}"
+    assert aws.calls == [names[1]]
+
+
+def test_expired_entries_are_evicted_before_fresh_ones(aws, aws_client, clock) -> None:
+    old, missing, new = unique("cache/old-"), unique("cache/missing-"), unique("cache/new-")
+    seed_aws(aws_client("secretsmanager"), {old: "old", new: "new"})
+    cache = SecretsCache(
+        aws.resolver, ttl_seconds=300, miss_ttl_seconds=30, max_entries=2, clock=clock
+    )
+    cache.resolve(f"ref+awssecrets://{old}")
+    cache.resolve(f"ref+awssecrets://{missing}")
+    clock.now += 31  # the miss expired, the hit is fresh
+    assert cache.size() == 1
+    cache.resolve(f"ref+awssecrets://{new}")
+    aws.calls.clear()
+    assert cache.resolve(f"ref+awssecrets://{old}").value == "old"  # not evicted
+    assert cache.resolve(f"ref+awssecrets://{new}").value == "new"
+    assert aws.calls == []
+    clock.now += 300
+    assert cache.size() == 0
+
+
+def test_per_secret_locks_do_not_outlive_their_lookups(aws, aws_client) -> None:
+    names = [unique("cache/locks-") for _ in range(20)]
+    seed_aws(aws_client("secretsmanager"), {name: "v" for name in names})
+    cache = SecretsCache(aws.resolver, ttl_seconds=300, max_entries=5)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda name: cache.resolve(f"ref+awssecrets://{name}"), names))
+    assert cache.size() == 5
+    assert len(cache._key_locks) == 0
+
+
+def test_max_entries_must_leave_room(aws) -> None:
+    with pytest.raises(ValueError, match="at least 1 entry"):
+        SecretsCache(aws.resolver, max_entries=0)

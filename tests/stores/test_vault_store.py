@@ -11,6 +11,7 @@ from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.stores.base import SecretWrite
 from airflow_secretsync.stores.vault import store as vault_module
+from tests.helpers import short_lived_approle, wait_until_expired
 from tests.stores.conftest import CANARY, unique
 
 
@@ -384,3 +385,71 @@ def test_approle_login_through_the_hook_and_refused_login(
     assert "answered HTTP 400: invalid request" in str(exc.value)  # the body is not quoted
     assert CANARY not in str(exc.value)
     assert secret_id not in str(exc.value)
+
+
+def test_a_long_lived_store_logs_in_again_when_its_approle_token_expired(
+    factory, vault_client, vault_conn_fields, airflow_conn, root
+) -> None:
+    """AppRole tokens of 2 s (TTL = max TTL): a store used after its token expired logs in
+    again (a 403 answer) and retries once; listing, reading and writing keep working."""
+    mount, role_id, secret_id = short_lived_approle(vault_client)
+    put(vault_client, f"{root}/app", {"v": 1})
+    extra = {**vault_conn_fields["extra"], "auth_type": "approle", "auth_mount_point": mount}
+    conn_id = airflow_conn(
+        "vault_short",
+        **{**vault_conn_fields, "login": role_id, "password": secret_id, "extra": extra},
+    )
+    store = make_source(factory, root, connection_id=conn_id)
+    assert store.list_secrets()["app"].value == {"v": 1}
+    first_token = store.connection.client.token
+
+    wait_until_expired(vault_client, first_token)
+    put(vault_client, f"{root}/later", {"v": 2})
+    assert {p: s.value for p, s in store.list_secrets().items()} == {
+        "app": {"v": 1},
+        "later": {"v": 2},
+    }
+    assert store.connection.client.token != first_token
+
+    wait_until_expired(vault_client, store.connection.client.token)
+    store.write(SecretWrite("written", {"v": 3}), owner="T")
+    assert vault_client.secrets.kv.v2.read_secret_version(
+        path=f"{root}/written", mount_point="secret", raise_on_deleted_version=True
+    )["data"]["data"] == {"v": 3}
+
+
+def test_a_missing_permission_is_still_refused_after_logging_in_again(
+    factory, vault_client, vault_conn_fields, airflow_conn, root
+) -> None:
+    """A 403 that is a policy's answer fails again after the one re-login: a clear StoreError."""
+    mount, role_id, secret_id = short_lived_approle(
+        vault_client, 'path "secret/metadata/elsewhere/*" { capabilities = ["list"] }'
+    )
+    extra = {**vault_conn_fields["extra"], "auth_type": "approle", "auth_mount_point": mount}
+    conn_id = airflow_conn(
+        "vault_narrow",
+        **{**vault_conn_fields, "login": role_id, "password": secret_id, "extra": extra},
+    )
+    put(vault_client, f"{root}/app", {"v": CANARY})
+    with pytest.raises(StoreError) as exc:
+        make_source(factory, root, connection_id=conn_id).list_secrets()
+    assert "permission denied" in str(exc.value)
+    assert CANARY not in str(exc.value)
+
+
+def test_kubernetes_auth_without_its_token_file_is_a_store_error(
+    factory, vault_conn_fields, airflow_conn, tmp_path, root
+) -> None:
+    missing = tmp_path / "no-such-token"
+    extra = {
+        **vault_conn_fields["extra"],
+        "auth_type": "kubernetes",
+        "kubernetes_role": "sync",
+        "kubernetes_jwt_path": str(missing),
+    }
+    conn_id = airflow_conn("vault_k8s", **{**vault_conn_fields, "extra": extra})
+    with pytest.raises(StoreError) as exc:
+        make_source(factory, root, connection_id=conn_id)
+    assert str(exc.value) == (
+        f"Vault connection 'vault_k8s': cannot read {missing} (No such file or directory)"
+    )

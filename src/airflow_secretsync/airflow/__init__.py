@@ -1,5 +1,7 @@
-"""Airflow adapters: operators, the DAG builder, the task group form and step secrets."""
+"""Airflow adapters: operators, the DAG builder, the task group form, step secrets and the
+destinations' assets."""
 
+from airflow_secretsync.airflow.assets import target_asset
 from airflow_secretsync.airflow.dag_builder import (
     SecretSyncDagBuilder,
     SecretSyncTaskGroup,
@@ -26,6 +28,7 @@ __all__ = [
     "SyncSecretsOperator",
     "attach_step_secrets",
     "build_dag",
+    "target_asset",
     "task_step_secrets",
     "with_step_secrets",
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from airflow_secretsync.airflow.assets import destination_alias, emit_destination_event
 from airflow_secretsync.airflow.params import run_options
 from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import PipelineConfig, load_config
@@ -64,8 +65,9 @@ class _TargetOperator(_ConfigOperator):
         super().__init__(config_path=config_path, **kwargs)
         self.target = target
 
-    def run_engine(self, context: Context, action: str) -> tuple[RunOptions, Any]:
-        """This run's options and what the engine's ``merge_target``/``sync_target`` returned."""
+    def run_engine(self, context: Context, action: str) -> tuple[PipelineConfig, RunOptions, Any]:
+        """The config, this run's options and what the engine's ``merge_target``/``sync_target``
+        returned."""
         config, options = self.effective_options(context)
         with quiet_client_loggers():  # no request or response body at any log level
             stores = StoreFactory(config)
@@ -77,8 +79,8 @@ class _TargetOperator(_ConfigOperator):
                         f"target '{self.target}' is not selected for {action}"
                     )
                 if action == "merge":
-                    return options, engine.merge_target(self.target)
-                return options, engine.sync_target(self.target)
+                    return config, options, engine.merge_target(self.target)
+                return config, options, engine.sync_target(self.target)
             finally:
                 stores.close()
 
@@ -89,7 +91,7 @@ class MergeSecretsOperator(_TargetOperator):
     ui_color = "#fef3e0"
 
     def execute(self, context: Context) -> dict[str, Any]:
-        options, count = self.run_engine(context, "merge")
+        _, options, count = self.run_engine(context, "merge")
         done = "would merge" if options.dry_run else "merged"
         self.summary = f"{self.target}: {done} {count} secret{'' if count == 1 else 's'}"
         return {"target": self.target, "secrets": count}
@@ -99,11 +101,17 @@ class SyncSecretsOperator(_TargetOperator):
     """Diff a target's destination against the merge store and apply (SPEC §3).
 
     Returns the target's report (names only) as XCom. A failed target pushes its report,
-    then fails the task (policy refusals without retries).
+    then fails the task (policy refusals without retries). A sync that changed its destination
+    emits the destination's asset event (see :mod:`airflow_secretsync.airflow.assets`).
     """
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.destination_alias = destination_alias(self)
+        self.outlets = [*self.outlets, self.destination_alias]
+
     def execute(self, context: Context) -> dict[str, Any]:
-        options, report = self.run_engine(context, "sync")
+        config, options, report = self.run_engine(context, "sync")
         data = report.to_dict()
         whole = Report(dry_run=options.dry_run, targets=(report,))
         self.summary = render_human(whole)
@@ -112,6 +120,9 @@ class SyncSecretsOperator(_TargetOperator):
             message = f"sync of target '{self.target}' failed: {report.error}"
             raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
         self.log.info("%s", self.summary)
+        if not options.dry_run:
+            destination = config.targets[self.target].destination
+            emit_destination_event(context, self.destination_alias, destination, report)
         return data
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from airflow_secretsync.errors import ConfigError, SecretAccessDeniedError, SecretReferenceError
 from airflow_secretsync.refs.cache import (
+    DEFAULT_MAX_ENTRIES,
     DEFAULT_MISS_TTL_SECONDS,
     DEFAULT_TTL_SECONDS,
     SecretsCache,
@@ -71,6 +72,7 @@ class _Settings(BaseModel):
     sep: str
     cache_ttl_seconds: float = Field(ge=0)
     cache_miss_ttl_seconds: float = Field(ge=0)
+    cache_max_entries: int = Field(ge=1)
     on_access_denied: Literal["fail", "continue"]
 
     @field_validator("providers", mode="before")
@@ -183,6 +185,8 @@ class ChainedSecretsBackend(BaseSecretsBackend):
     :param sep: joins a prefix and an id (``airflow/connections`` + ``/`` + ``my_db``).
     :param cache_ttl_seconds: how long found values are cached (0 disables).
     :param cache_miss_ttl_seconds: how long "not found" is cached (0 disables).
+    :param cache_max_entries: at most this many secrets are cached (expired ones are evicted
+        first, then the least recently used).
     :param on_access_denied: ``fail`` (default): a provider's "access denied" fails the look-up;
         ``continue``: it is logged and the next provider is asked.
     :raises ConfigError: listing every problem with the arguments (or their JSON).
@@ -200,6 +204,7 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         sep: str = "/",
         cache_ttl_seconds: float = DEFAULT_TTL_SECONDS,
         cache_miss_ttl_seconds: float = DEFAULT_MISS_TTL_SECONDS,
+        cache_max_entries: int = DEFAULT_MAX_ENTRIES,
         on_access_denied: str = "fail",
         **unknown: Any,
     ) -> None:
@@ -220,7 +225,10 @@ class ChainedSecretsBackend(BaseSecretsBackend):
         self.settings = settings
         self.entries = entries
         self.cache = SecretsCache(
-            resolver, settings.cache_ttl_seconds, settings.cache_miss_ttl_seconds
+            resolver,
+            settings.cache_ttl_seconds,
+            settings.cache_miss_ttl_seconds,
+            max_entries=settings.cache_max_entries,
         )
 
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:

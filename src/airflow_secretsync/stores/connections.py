@@ -9,7 +9,9 @@ from the amazon provider's hooks (the connection's credentials, ``endpoint_url``
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,7 +123,12 @@ def vault_connection(conn_id: str) -> VaultConnection:
         options = _bounded_vault_client(extra.get("client_kwargs") or {})
         if namespace:
             options["namespace"] = namespace
-        hook = VaultHook(vault_conn_id=conn_id, **options)
+
+        def login() -> str:
+            """A new token: the connection read anew, its auth method run again."""
+            return VaultHook(vault_conn_id=conn_id, **options).get_conn().token
+
+        hook = VaultHook(vault_conn_id=conn_id, adapter=relogin_adapter(login), **options)
         url = hook.vault_client.url
     except AirflowNotFoundException:
         raise undefined_connection("Vault", conn_id) from None
@@ -132,6 +139,10 @@ def vault_connection(conn_id: str) -> VaultConnection:
         client.auth.token.lookup_self()
     except requests.RequestException as exc:
         raise StoreError(f"{where}: cannot reach Vault at {url} ({type(exc).__name__})") from None
+    except OSError as exc:  # e.g. Kubernetes auth without its service account token file
+        raise StoreError(
+            f"{where}: cannot read {exc.filename or 'a credentials file'} ({exc.strerror})"
+        ) from None
     except (Forbidden, Unauthorized):
         raise StoreError(
             f"{where}: Vault at {url} rejected the credentials (authentication failed)"
@@ -139,6 +150,38 @@ def vault_connection(conn_id: str) -> VaultConnection:
     except VaultError as exc:  # e.g. an AppRole / Kubernetes login refused
         raise StoreError(f"{where}: Vault at {url} answered {vault_reason(exc)}") from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
+
+
+def relogin_adapter(login: Callable[[], str]) -> Callable[..., Any]:
+    """An hvac adapter (what ``hvac.Client(adapter=...)`` builds) that, when Vault answers 403,
+    takes a new token from ``login`` and retries once, as the hashicorp provider's own client
+    does: tokens expire (TTL, max TTL) while a store or a secrets backend lives on. A 403 that
+    is a missing permission fails again and is raised."""
+    return functools.partial(_relogin_adapter_class(), login=login)
+
+
+@functools.cache
+def _relogin_adapter_class() -> type:
+    from hvac.adapters import JSONAdapter
+    from hvac.exceptions import Forbidden
+
+    class ReloginAdapter(JSONAdapter):
+        def __init__(self, *args: Any, login: Callable[[], str], **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._login = login
+            self._login_lock = threading.Lock()
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            token = self.token
+            try:
+                return super().request(*args, **kwargs)
+            except Forbidden:
+                with self._login_lock:
+                    if self.token == token:  # no other thread logged in meanwhile
+                        self.token = self._login()
+            return super().request(*args, **kwargs)
+
+    return ReloginAdapter
 
 
 def _bounded_vault_client(client_kwargs: dict[str, Any]) -> dict[str, Any]:
