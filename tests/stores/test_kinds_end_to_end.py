@@ -189,7 +189,8 @@ def test_a_wrong_connection_fails_the_target_with_a_clear_message(
     (target,) = report["targets"]
     assert target["status"] == "failed"
     assert f"'{destination.kind}_bad'" in target["error"]
-    assert CANARY not in target["error"] and CANARY not in err
+    assert CANARY not in target["error"]
+    assert CANARY not in err
     assert destination.writes() == []
     assert destination.contents() == {}
 
@@ -263,7 +264,8 @@ def test_http_source_with_a_wrong_connection_fails_the_target(
     assert target["status"] == "failed"
     assert "connection 'http_bad'" in target["error"]
     assert "HTTP 401" in target["error"]
-    assert CANARY not in target["error"] and CANARY not in err
+    assert CANARY not in target["error"]
+    assert CANARY not in err
     assert read_vault(vault_client, f"{ns}/out") == {}
 
 
