@@ -1,4 +1,5 @@
-"""`make airflow`: local OpenBao + moto seeded with the example, and ``airflow standalone`` on
+"""`make airflow`: local OpenBao, moto and the local GitHub and Kubernetes API servers seeded
+with the example, and ``airflow standalone`` on
 127.0.0.1 serving this repo's ``dags/``. Prints the URL, the login and the exports that point the
 CLI at the same servers; Ctrl-C stops everything."""
 
@@ -168,7 +169,8 @@ def stop_process_group(process: subprocess.Popen, grace: float = 60) -> None:
 
 @contextmanager
 def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[RunningAirflow]:
-    """Seeded OpenBao and moto of its own plus ``airflow standalone``; all stop on exit."""
+    """Seeded OpenBao, moto, GitHub and Kubernetes API servers of its own plus
+    ``airflow standalone``; all stop on exit."""
     port = port or choose_port()
     with isolated_servers() as servers:
         seed_example(servers)
@@ -197,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="API server port (default 8080, if it is free)")
     args = parser.parse_args(argv)
     stop_on_sigterm()
-    print("Starting OpenBao, moto and airflow standalone (about a minute)...", flush=True)
+    print(
+        "Starting OpenBao, moto, the GitHub and Kubernetes API servers and airflow standalone "
+        "(about a minute)...",
+        flush=True,
+    )
     try:
         with local_airflow(args.port) as airflow:
             print(
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.pause()
     except KeyboardInterrupt:
         pass
-    print("\nStopped Airflow, OpenBao and moto.")
+    print("\nStopped Airflow and the local servers.")
     return 0
 
 

@@ -1,5 +1,6 @@
-"""`make demo`: local OpenBao + moto, seed the example sources, run the example DAG as a dry
-run and for real with `airflow dags test`, print the report and the destination names."""
+"""`make demo`: local OpenBao, moto and GitHub and Kubernetes API servers, seed the example
+sources, run the example DAG as a dry run and for real with `airflow dags test`, print the report
+and the destination names (AWS, Vault, GitHub Actions, Kubernetes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 
 from devtools.airflow_home import airflow_home, dags_test, latest_xcom
 from devtools.paths import REPO
-from devtools.seed import seed_example
+from devtools.seed import GITHUB_REPOSITORY, KUBERNETES_NAMESPACE, seed_example
+from devtools.serve import api_server_lines
 from devtools.servers import local_servers
 
 DAG_ID = "secretsync_example"
@@ -44,8 +46,13 @@ def main() -> int:
 
     with local_servers() as servers:
         print(f"OpenBao dev server on {servers.vault.url}, moto on {servers.aws.url}")
+        print(api_server_lines(servers), end="")
         seed_example(servers)
-        print("Seeded the example sources (Vault secret/sources/platform, AWS legacy/).")
+        print(
+            "Seeded the example sources (Vault secret/sources/platform, AWS legacy/), created "
+            f"GitHub repository {GITHUB_REPOSITORY} and Kubernetes namespace "
+            f"{KUBERNETES_NAMESPACE}."
+        )
         with airflow_home(servers) as env:
             for title, conf in (("Dry run", '{"dry_run": true}'), ("Real run", None)):
                 print(f"\n=== {title}: airflow dags test {DAG_ID} ===")
@@ -59,8 +66,8 @@ def main() -> int:
                 print(f"{where}: {', '.join(names)}")
     print(
         "\nLocal servers stopped. Next:\n"
-        "  make servers   OpenBao + moto seeded as here, kept running, with the exports that\n"
-        "                 point the CLI at them (.venv/bin/secretsync, or activate .venv)\n"
+        "  make servers   the same local servers seeded as here, kept running, with the\n"
+        "                 exports that point the CLI at them (.venv/bin/secretsync)\n"
         "  make airflow   the same servers and the Airflow UI on 127.0.0.1"
     )
     return 0

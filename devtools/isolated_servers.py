@@ -22,6 +22,7 @@ from devtools.servers import (
     LocalServers,
     MotoServer,
     free_port,
+    start_api_servers,
     start_openbao,
     stop_process,
 )
@@ -69,10 +70,11 @@ def start_moto_process(command: list[str] | None = None) -> MotoServer:
 
 @contextmanager
 def isolated_servers(moto_command: list[str] | None = None) -> Iterator[LocalServers]:
-    """A fresh OpenBao dev server and a moto server process; both stopped on exit."""
+    """A fresh OpenBao dev server, a moto server process and fresh GitHub and Kubernetes API
+    servers; all stopped on exit."""
     with ExitStack() as stack:
         vault = start_openbao()
         stack.callback(vault.stop)
         aws = start_moto_process(moto_command)
         stack.callback(aws.stop)
-        yield LocalServers(vault=vault, aws=aws)
+        yield LocalServers(vault=vault, aws=aws, **start_api_servers(stack))

@@ -1,9 +1,11 @@
 """Seed what the example DAGs in ``dags/`` read, in local OpenBao and moto: the sources of
-``dags/configs/example.yaml`` and the step secrets of ``dags/step_secrets_example.py``."""
+``dags/configs/example.yaml`` and the step secrets of ``dags/step_secrets_example.py``; and
+create the repository and namespace its GitHub and Kubernetes destinations write to."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import boto3
 import hvac
@@ -29,9 +31,31 @@ STEP_SECRETS_VAULT = {
 }
 STEP_SECRETS_AWS = {"examples/deploy": json.dumps({"key": "example-deploy-key"})}
 
+# The places of the example's GitHub and Kubernetes destinations (targets Ci and Cluster).
+GITHUB_REPOSITORY = "example-org/app"
+KUBERNETES_NAMESPACE = "apps"
+
+
+def _control(base_url: str, path: str) -> None:
+    """``PUT`` a test-only ``/_test/...`` endpoint of a local API server (devtools.apiservers)."""
+    request = urllib.request.Request(f"{base_url.rstrip('/')}/_test/{path}", method="PUT")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+def create_example_places(github_url: str | None, kubernetes_url: str | None) -> None:
+    """Create the example's repository and namespace on the local GitHub and Kubernetes API
+    servers (idempotent; a server not given is skipped)."""
+    if github_url:
+        _control(github_url, f"repos/{GITHUB_REPOSITORY}")
+    if kubernetes_url:
+        _control(kubernetes_url, f"namespaces/{KUBERNETES_NAMESPACE}")
+
 
 def seed_example(servers: LocalServers, platform=PLATFORM, legacy=LEGACY) -> None:
-    """Write the example source secrets and step secrets (idempotent)."""
+    """Write the example source secrets and step secrets, create the example's repository and
+    namespace (idempotent)."""
+    github, kubernetes = getattr(servers, "github", None), getattr(servers, "kubernetes", None)
+    create_example_places(github and github.url, kubernetes and kubernetes.url)
     vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
     vault_secrets = {f"sources/platform/{path}": value for path, value in platform.items()}
     for path, value in {**vault_secrets, **STEP_SECRETS_VAULT}.items():

@@ -1,4 +1,6 @@
-"""Local OpenBao and moto servers on 127.0.0.1 with free ports, for tests, demo and benchmarks."""
+"""Local OpenBao and moto servers on 127.0.0.1 with free ports, for tests, demo and benchmarks,
+and the local GitHub and Kubernetes API servers (:mod:`devtools.apiservers`) the example's
+GitHub and Kubernetes destinations write to."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devtools.apiservers.base import ApiServer
 
 HOST = "127.0.0.1"
 VAULT_TOKEN = "secretsync-dev-root"  # dev-mode root token of a throw-away local server
@@ -165,28 +171,57 @@ def start_moto(port: int | None = None) -> MotoServer:
     return moto
 
 
+def github_connection_uri(server: ApiServer) -> str:
+    """The Airflow ``github`` connection (JSON form): the token, the API base URL in host."""
+    return json.dumps({"conn_type": "github", "host": server.url, "password": server.token})
+
+
+def kubernetes_connection_uri(server: ApiServer) -> str:
+    """The Airflow ``kubernetes`` connection (JSON form): the API URL, a bearer token."""
+    return json.dumps({"conn_type": "kubernetes", "host": server.url, "password": server.token})
+
+
 @dataclass
 class LocalServers:
     vault: VaultServer
     aws: MotoServer
+    github: ApiServer | None = None
+    kubernetes: ApiServer | None = None
 
     def airflow_env(self) -> dict[str, str]:
         """Environment variables that point Airflow's default connections at these servers."""
-        return {
+        env = {
             "AIRFLOW_CONN_VAULT_DEFAULT": self.vault.connection_uri(),
             "AIRFLOW_CONN_AWS_DEFAULT": self.aws.connection_uri(),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": AWS_REGION,
         }
+        if self.github is not None:
+            env["AIRFLOW_CONN_GITHUB_DEFAULT"] = github_connection_uri(self.github)
+        if self.kubernetes is not None:
+            env["AIRFLOW_CONN_KUBERNETES_DEFAULT"] = kubernetes_connection_uri(self.kubernetes)
+        return env
+
+
+def start_api_servers(stack: ExitStack) -> dict[str, ApiServer]:
+    """The local GitHub and Kubernetes API servers, stopped when ``stack`` closes."""
+    from devtools.apiservers.base import start_api_server
+
+    started = {}
+    for kind in ("github", "kubernetes"):
+        started[kind] = start_api_server(kind)
+        stack.callback(started[kind].stop)
+    return started
 
 
 @contextmanager
 def local_servers() -> Iterator[LocalServers]:
-    """Start OpenBao and moto; both are stopped on exit, even after an error."""
+    """Start OpenBao, moto and the GitHub and Kubernetes API servers; all are stopped on
+    exit, even after an error."""
     with ExitStack() as stack:
         vault = start_openbao()
         stack.callback(vault.stop)
         aws = start_moto()
         stack.callback(aws.stop)
-        yield LocalServers(vault=vault, aws=aws)
+        yield LocalServers(vault=vault, aws=aws, **start_api_servers(stack))

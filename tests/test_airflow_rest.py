@@ -104,7 +104,7 @@ def test_a_dry_run_and_its_summary_show_without_opening_logs(api, triggered) -> 
 
 def test_the_dag_describes_itself(api) -> None:
     dag = api.call("GET", f"/api/v2/dags/{DAG_ID}/details")
-    assert dag["description"] == "Secret sync from example.yaml: 2 sources -> 2 destinations"
+    assert dag["description"] == "Secret sync from example.yaml: 2 sources -> 4 destinations"
     assert "| Staging | Base | legacy | AWS Secrets Manager staging/*" in dag["doc_md"]
     assert "```yaml" in dag["doc_md"]
 

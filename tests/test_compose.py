@@ -17,6 +17,7 @@ import yaml
 
 from airflow_secretsync.cli import main as secretsync
 from airflow_secretsync.config import load_config
+from devtools.apiservers.base import API_TOKEN
 from devtools.isolated_servers import isolated_servers
 from devtools.paths import REPO
 from devtools.servers import AWS_REGION, VAULT_TOKEN, LocalServers
@@ -31,6 +32,8 @@ AIRFLOW_COMPONENTS = {
     "airflow-worker": "celery worker",
 }
 AIRFLOW_SERVICES = [*AIRFLOW_COMPONENTS, "airflow-init"]
+#: The local API servers (devtools/apiservers) of the example's GitHub and Kubernetes targets.
+API_SERVERS = {"github-api": "github", "kubernetes-api": "kubernetes"}
 EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
 DEFAULT_RE = re.compile(r"^\$\{(?P<name>\w+):-(?P<default>[^}]*)\}$")
 
@@ -67,7 +70,7 @@ def dockerfile_copies() -> dict[str, str]:
 
 
 def test_every_component_of_a_celery_deployment_is_a_service() -> None:
-    expected = {"postgres", "redis", "openbao", "moto", *AIRFLOW_SERVICES}
+    expected = {"postgres", "redis", "openbao", "moto", *API_SERVERS, *AIRFLOW_SERVICES}
     assert expected <= set(SERVICES)
     for service, command in AIRFLOW_COMPONENTS.items():
         assert SERVICES[service]["command"] == command
@@ -147,7 +150,7 @@ def connection_ids(config_path: Path) -> set[str]:
 
 def test_the_example_configs_connections_are_set_for_every_airflow_service() -> None:
     ids = connection_ids(EXAMPLE)
-    assert ids == {"vault_default", "aws_default"}
+    assert ids == {"vault_default", "aws_default", "github_default", "kubernetes_default"}
     for service in AIRFLOW_SERVICES:
         env = env_of(service)
         for conn_id in ids:
@@ -164,12 +167,37 @@ def compose_connections(servers: LocalServers) -> dict[str, str]:
     assert vault_at in vault
     assert moto_at in aws
     assert f":{VAULT_TOKEN}@" in vault  # the compose dev token is the local servers' token
-    return {
+    moved = {
         "AIRFLOW_CONN_VAULT_DEFAULT": vault.replace(vault_at, f"@127.0.0.1:{servers.vault.port}?"),
         "AIRFLOW_CONN_AWS_DEFAULT": aws.replace(
             moto_at, f"http%3A%2F%2F127.0.0.1%3A{servers.aws.port}&"
         ),
     }
+    for service, kind in API_SERVERS.items():
+        name = f"AIRFLOW_CONN_{kind.upper()}_DEFAULT"
+        uri = compose_default(env[name])
+        at = f"@http%3A%2F%2F{service}%3A{container_port(service)}"
+        assert uri.endswith(at), name
+        assert f":{API_TOKEN}@" in uri  # the token the compose API servers start with
+        local = getattr(servers, kind)
+        moved[name] = uri.replace(at, f"@http%3A%2F%2F127.0.0.1%3A{local.port}")
+    return moved
+
+
+@pytest.mark.parametrize("service", API_SERVERS)
+def test_api_servers_run_the_devtools_modules_from_the_image(service: str) -> None:
+    definition = SERVICES[service]
+    assert definition["build"] == SERVICES["airflow-init"]["build"]
+    module = definition["entrypoint"][2]
+    assert module == f"devtools.apiservers.{API_SERVERS[service]}"
+    assert "--port" in definition["entrypoint"]
+    port = definition["entrypoint"][definition["entrypoint"].index("--port") + 1]
+    assert int(port) == container_port(service)
+    for path in ("__init__.py", "base.py", f"{API_SERVERS[service]}.py"):
+        assert f"/opt/secretsync/devtools/apiservers/{path}" in dockerfile_copies(), path
+    for airflow_service in AIRFLOW_SERVICES:
+        assert service in SERVICES["airflow-init"]["depends_on"]
+        assert f"AIRFLOW_CONN_{API_SERVERS[service].upper()}_DEFAULT" in env_of(airflow_service)
 
 
 @pytest.fixture(scope="module")
@@ -206,10 +234,12 @@ def test_compose_connections_seed_and_sync_the_example(
     assert {t["target"]: (t["status"], t["summary"]["added"]) for t in report["targets"]} == {
         "Staging": ("success", 3),  # read the Vault and AWS sources, listed the AWS destination
         "Production": ("success", 3),  # listed the Vault destination
+        "Ci": ("success", 3),  # read the (empty) state record, listed the repository's secrets
+        "Cluster": ("success", 3),  # listed the namespace's Secrets
     }
 
 
-@pytest.mark.parametrize("service", ["openbao", "moto"])
+@pytest.mark.parametrize("service", ["openbao", "moto", *API_SERVERS])
 def test_local_only_servers_publish_on_loopback(service: str) -> None:
     (mapping,) = SERVICES[service]["ports"]
     assert mapping.startswith("127.0.0.1:")

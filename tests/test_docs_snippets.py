@@ -39,11 +39,10 @@ from airflow_secretsync.config import parse_config
 from airflow_secretsync.config.model import PipelineConfig
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import ConfigError
-from airflow_secretsync.stores.vault import VaultLocation
 from devtools.isolated_servers import isolated_servers
 from devtools.paths import REPO
 from devtools.seed import seed_example
-from devtools.servers import LocalServers
+from devtools.servers import LocalServers, github_connection_uri, kubernetes_connection_uri
 
 DOCS = REPO / "docs"
 EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
@@ -223,7 +222,8 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def docs_servers() -> Iterator[LocalServers]:
-    """OpenBao and moto for this module alone, seeded with the example: the docs use fixed
+    """OpenBao, moto and the GitHub and Kubernetes API servers for this module alone, seeded
+    with the example: the docs use fixed
     locations (``secret/prod``, ``staging/``...) that other tests' runs may fill."""
     with isolated_servers() as running:
         seed_example(running)
@@ -254,9 +254,18 @@ def with_context(snippet: Snippet, box: Sandbox, named: list[str]) -> None:
         config = parse_config(snippet.context_config, snippet.id)
     except ConfigError:
         return
+    servers = box.servers
+    uris = {
+        "vault": servers.vault.connection_uri(),
+        "aws": servers.aws.connection_uri(),
+        "s3": servers.aws.connection_uri(),
+        "github": github_connection_uri(servers.github),
+        "kubernetes": kubernetes_connection_uri(servers.kubernetes),
+    }
     for store in config_stores(config):
-        server = box.servers.vault if isinstance(store, VaultLocation) else box.servers.aws
-        box.env.setenv(f"AIRFLOW_CONN_{store.connection_id.upper()}", server.connection_uri())
+        kind = store.scope().kind
+        if kind in uris:  # gcp and http have no server here: their blocks are validated only
+            box.env.setenv(f"AIRFLOW_CONN_{store.connection_id.upper()}", uris[kind])
     s3_merge_store = config.merge_store.s3 if config.merge_store else None
     if s3_merge_store:  # the docs assume the merge store's bucket exists
         import boto3

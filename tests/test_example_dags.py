@@ -4,6 +4,7 @@ does), against its own OpenBao and moto seeded by ``devtools/seed.py`` as `make 
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 
 import boto3
@@ -18,7 +19,12 @@ from devtools.airflow_home import (
 )
 from devtools.isolated_servers import isolated_servers
 from devtools.paths import REPO
-from devtools.seed import STEP_SECRETS_VAULT, seed_example
+from devtools.seed import (
+    GITHUB_REPOSITORY,
+    KUBERNETES_NAMESPACE,
+    STEP_SECRETS_VAULT,
+    seed_example,
+)
 from tests.helpers import read_aws, read_vault
 
 DAGS = REPO / "dags"
@@ -57,17 +63,24 @@ def test_secretsync_example_dry_run_then_real_run(example_env) -> None:
     assert dags_test(env, "secretsync_example", '{"dry_run": true}')[0]
     report = latest_xcom(env, "secretsync_example", "report")
     assert report["dry_run"] is True
-    assert report["summary"]["added"] == 6
+    assert report["summary"]["added"] == 12
     sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
     assert read_aws(sm, "staging/") == {}
 
     assert dags_test(env, "secretsync_example")[0]
     assert set(latest_task_states(env, "secretsync_example").values()) == {"success"}
     report = latest_xcom(env, "secretsync_example", "report")
-    assert (report["dry_run"], report["summary"]["added"]) == (False, 6)
+    assert (report["dry_run"], report["summary"]["added"]) == (False, 12)
     assert sorted(read_aws(sm, "staging/")) == ["app/api", "app/db", "smtp"]
     vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
     assert sorted(read_vault(vault, "prod")) == ["app/api", "app/db", "smtp"]
+    github = servers.github.control("GET", f"repos/{GITHUB_REPOSITORY}/secrets")
+    assert sorted(github) == ["APP_API", "APP_DB", "SMTP"]
+    assert json.loads(github["APP_DB"]["value"])["password"] == "example-legacy-pw"
+    cluster = servers.kubernetes.control("GET", f"namespaces/{KUBERNETES_NAMESPACE}/secrets")
+    assert sorted(cluster) == ["app.api", "app.db", "smtp"]
+    assert cluster["app.db"]["data"]["host"] == "db.internal"
+    assert cluster["smtp"]["labels"]["app.kubernetes.io/managed-by"] == "airflow-secretsync"
 
 
 def test_step_secrets_example(example_env) -> None:
@@ -91,7 +104,7 @@ def test_pipeline_with_step_secrets_example(example_env) -> None:
     assert set(latest_task_states(env, dag_id).values()) == {"success"}
     report = latest_xcom(env, dag_id, "report")
     assert {t["target"]: t["status"] for t in report["targets"]} == {
-        "Staging": "success", "Production": "success",
+        "Staging": "success", "Production": "success", "Ci": "success", "Cluster": "success",
     }  # fmt: skip
     sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
     assert sorted(read_aws(sm, "staging/")) == ["app/api", "app/db", "smtp"]

@@ -302,7 +302,7 @@ def test_failed_merge_counts_the_same_targets_and_says_why(servers) -> None:
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert compact.returncode == 2
-    assert compact.stdout.startswith("secretsync: 2 targets, +0 ~0 -0 =0 (0 total), 2 failed: ")
+    assert compact.stdout.startswith("secretsync: 4 targets, +0 ~0 -0 =0 (0 total), 4 failed: ")
     assert "Staging: merge of 'Base' failed: Vault connection 'vault_default': cannot reach" in (
         compact.stdout
     )
@@ -311,7 +311,7 @@ def test_failed_merge_counts_the_same_targets_and_says_why(servers) -> None:
         [script, "pipeline", "--config", config], capture_output=True, text=True, env=env
     )
     lines = human.stdout.splitlines()
-    assert lines[-1] == "No changes applied, 2 targets failed"
+    assert lines[-1] == "No changes applied, 4 targets failed"
     assert any(len(line) > 80 and "cannot reach Vault at" in line for line in lines)
 
 

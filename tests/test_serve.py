@@ -36,9 +36,13 @@ def test_exports_point_the_cli_at_the_servers_and_sigterm_stops_them(tmp_path) -
             capture_output=True, text=True, env=env, check=False,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-        assert result.stdout == "secretsync (dry run): 2 targets, +6 ~0 -0 =0 (6 total), 0 failed\n"
+        assert result.stdout == (
+            "secretsync (dry run): 4 targets, +12 ~0 -0 =0 (12 total), 0 failed\n"
+        )
+        assert any(line.startswith("GitHub API:") for line in lines)
+        assert any(line.startswith("Kubernetes API:") for line in lines)
         assert any("source .venv/bin/activate" in line for line in lines)
     finally:
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=60) == 0
-    assert "Stopped OpenBao and moto." in serve.stdout.read()
+    assert "Stopped the local servers." in serve.stdout.read()

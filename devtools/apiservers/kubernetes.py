@@ -334,6 +334,21 @@ class KubernetesApi(Api):
         self.namespaces.add(request.params["ns"])
         return Response(204)
 
+    @route("GET", "/_test/namespaces/{ns}/secrets")
+    def dump_secrets(self, request: Request) -> Response:
+        """Every Secret of a namespace by name: its labels and its decoded data."""
+        namespace = request.params["ns"]
+        return Response(
+            body={
+                name: {
+                    "labels": secret["metadata"]["labels"],
+                    "data": {k: base64.b64decode(v).decode() for k, v in secret["data"].items()},
+                }
+                for (ns, name), secret in sorted(self.secrets.items())
+                if ns == namespace
+            }
+        )
+
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch (also what a strategic merge patch does to a Secret's maps)."""

@@ -9,7 +9,7 @@ from typing import Any
 from google.cloud import secretmanager
 from google.oauth2.credentials import Credentials
 
-from airflow_secretsync.stores.base import SourceStore, StoredSecret
+from airflow_secretsync.stores.base import StoredSecret
 from airflow_secretsync.stores.gcp import KIND, GcpDestination, GcpSource
 from airflow_secretsync.stores.registry import Clients, OpenContext
 from devtools.apiservers.base import ApiServer
@@ -86,22 +86,6 @@ def writes(server: ApiServer) -> list[dict[str, Any]]:
 
 def forget(server: ApiServer) -> None:
     server.control("DELETE", "requests")
-
-
-class Stores:
-    """A StoreProvider: gcp sources by name and one gcp destination (merge store off)."""
-
-    def __init__(self, sources: dict[str, SourceStore], destination: Any) -> None:
-        self._sources, self._destination = sources, destination
-
-    def source(self, name: str) -> SourceStore:
-        return self._sources[name]
-
-    def destination(self, target: str) -> Any:
-        return self._destination
-
-    def merge_store(self, target: str) -> Any:
-        raise AssertionError("no merge store in these tests")
 
 
 def dest_block(project: str, **fields: Any) -> GcpDestination:

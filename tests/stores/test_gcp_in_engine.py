@@ -8,15 +8,13 @@ import logging
 import pytest
 
 from airflow_secretsync.core.engine import Engine, RunOptions
-from airflow_secretsync.stores.gcp import GcpDestination, GcpSource
+from airflow_secretsync.stores.factory import StoreFactory
 from tests.stores.conftest import CANARY, pipeline
 from tests.stores.gcp_helpers import (
-    Stores,
     connection,
     forget,
     ids,
     new_project,
-    open_gcp,
     payload,
     raw_client,
     seed,
@@ -33,23 +31,21 @@ def env(gcp_api, airflow_conn):
 
 
 def run(project, *, dry_run=False, adopt=False, delete_orphans=True, location=None):
+    """One engine run of target ``Out`` (gcp sources ``team`` and ``alt``, a gcp destination),
+    its stores opened from the config's ``gcp`` blocks."""
+    source = {"project": project, "connection_id": "gcp_test"}
+    destination = {**source, "prefix": "out-", **({"location": location} if location else {})}
     config = pipeline(
         pipeline={"merge": {"enabled": False}, "sync": {"delete_orphans": delete_orphans}},
-        # the engine only needs a source and a destination block: the stores are gcp ones
-        sources={name: {"vault": {"path": name}} for name in ("team", "alt")},
-        targets={"Out": {"imports": ["team", "alt"], "vault": {"path": "unused"}, "adopt": adopt}},
+        sources={
+            "team": {"gcp": {**source, "prefix": "src-"}},
+            "alt": {"gcp": {**source, "prefix": "alt-"}},
+        },
+        targets={"Out": {"imports": ["team", "alt"], "gcp": destination, "adopt": adopt}},
     )
-    sources = {
-        name: open_gcp(
-            GcpSource(project=project, prefix=prefix, connection_id="gcp_test"), "source"
-        )
-        for name, prefix in (("team", "src-"), ("alt", "alt-"))
-    }
-    block = GcpDestination(
-        project=project, location=location, prefix="out-", connection_id="gcp_test"
-    )
-    engine = Engine(config, Stores(sources, open_gcp(block)), RunOptions(dry_run=dry_run))
-    return engine.run(), engine.owner("Out")
+    with StoreFactory(config) as stores:
+        engine = Engine(config, stores, RunOptions(dry_run=dry_run))
+        return engine.run(), engine.owner("Out")
 
 
 def test_first_sync_steady_state_modify_and_delete_orphans(gcp_api, env, caplog) -> None:

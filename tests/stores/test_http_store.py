@@ -306,38 +306,20 @@ def test_scope() -> None:
     assert (by_connection.place, str(by_connection)) == ((None,), "http:connection http_x/api/s")
 
 
-class _WithHttpSource:
-    """The factory's stores, with the source ``web`` read over HTTP (until the config model
-    knows the ``http`` key: see the store registry)."""
-
-    def __init__(self, stores: StoreFactory, web: HttpSourceStore) -> None:
-        self.stores, self.web = stores, web
-
-    def source(self, name: str) -> Any:
-        return self.web if name == "web" else self.stores.source(name)
-
-    def destination(self, target: str) -> Any:
-        return self.stores.destination(target)
-
-    def merge_store(self, target: str) -> Any:
-        return self.stores.merge_store(target)
-
-
 def test_syncs_into_vault_through_the_engine(
-    servers, vault_client, json_document_api: ApiServer, clients: Clients
+    servers, vault_client, json_document_api: ApiServer
 ) -> None:
     root = unique("http")
     url = serve(json_document_api, body={"wrapper": SECRETS}, status=200)
     config = pipeline(
         merge_store={"vault": {"mount": "secret", "path": f"{root}/merged"}},
-        sources={"web": {"vault": {"path": f"{root}/unused"}}},
+        sources={"web": {"http": {"url": url, "pointer": "/wrapper"}}},
         targets={"Out": {"imports": ["web"], "vault": {"path": f"{root}/out"}}},
     )
-    web = open_http(clients, url=url, pointer="/wrapper")
 
     def run() -> Any:
         with StoreFactory(config) as stores:
-            return Engine(config, _WithHttpSource(stores, web), RunOptions()).run()
+            return Engine(config, stores, RunOptions()).run()
 
     first, second = run(), run()
     assert [t.status for t in first.targets] == ["success"]
