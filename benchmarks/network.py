@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from airflow_secretsync.stores import aws as aws_store
-from airflow_secretsync.stores import vault as vault_store
+from airflow_secretsync.stores.aws import store as aws_store
+from airflow_secretsync.stores.vault import store as vault_store
 from benchmarks.proxy_process import ProxyProcess, proxy_process
 from benchmarks.quota import GROUPS, QUOTAS
 from benchmarks.seeding import FreshRegions
