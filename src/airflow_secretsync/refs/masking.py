@@ -59,7 +59,26 @@ def mask_in_airflow_logs(value: str) -> str:
 
     for piece in secret_pieces(value):
         mask_secret(piece)
+    _longest_first()
     return value
+
+
+def _longest_first() -> None:
+    """Make this process's masker try longer secrets first.
+
+    Airflow joins its patterns in set order, so a shorter registered secret that starts a
+    longer one (a line of a PEM, a JSON field, or any other secret) may win the regex
+    alternation and leave the rest of the longer one visible. Ordering by length closes that;
+    if Airflow's masker ever stops exposing ``patterns`` and ``replacer``, this does nothing.
+    """
+    import re
+
+    from airflow.sdk._shared.secrets_masker import _secrets_masker
+
+    masker = _secrets_masker()
+    patterns = getattr(masker, "patterns", None)
+    if patterns and getattr(masker, "replacer", None) is not None:
+        masker.replacer = re.compile("|".join(sorted(patterns, key=len, reverse=True)))
 
 
 def redact_pieces(data: Any, pieces: Iterable[str]) -> tuple[Any, bool]:
