@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_secretsync.cli import main
+from airflow_secretsync.cli import COMMANDS, main
 from tests.helpers import write_config
 
 CANARY = "CANARY-cli-7c1d"
@@ -247,3 +247,16 @@ def test_validate_plurals(tmp_path, capsys) -> None:
     code, out, err = run(capsys, "validate", str(path))
     assert code == 0, err
     assert out == f"{path}: valid: 1 source, 1 target (0 with a destination), 1 merge level\n"
+
+
+@pytest.mark.parametrize("argv", [[], *([name] for name in COMMANDS)])
+def test_every_help_has_the_same_look(capsys, argv) -> None:
+    """The top level and every command use the Rich help (as Airflow's), not argparse's own."""
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"Usage: {' '.join(['secretsync', *argv])} [-h]")
+    assert "\nOptions:\n" in text
+    assert "usage:" not in text
+    assert "options:" not in text
