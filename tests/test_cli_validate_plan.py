@@ -189,6 +189,15 @@ def test_plan_unknown_target_suggests(tmp_path, capsys) -> None:
     ]
 
 
+def test_unknown_target_without_a_close_match_lists_the_targets(tmp_path, capsys) -> None:
+    path = write_config(tmp_path, VALID)
+    for command in ("plan", "pipeline"):
+        code, out, err = run(capsys, command, str(path), "--targets", "Nope")
+        assert code == 2
+        assert out == ""
+        assert "error: unknown target 'Nope' (targets: Base, Staging, Production)" in err
+
+
 def test_plan_of_a_broken_config_lists_its_errors(tmp_path, capsys) -> None:
     path = write_config(tmp_path, BROKEN)
     code, _, err = run(capsys, "plan", str(path))
