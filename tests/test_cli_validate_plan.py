@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -269,3 +270,22 @@ def test_every_help_has_the_same_look(capsys, argv) -> None:
     assert "\nOptions:\n" in text
     assert "usage:" not in text
     assert "options:" not in text
+
+
+def test_the_cli_page_synopsis_names_only_real_options(capsys) -> None:
+    """Every command and option in docs/cli.md's synopsis is in that command's --help."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    synopsis = page.split("```text\n", 1)[1].split("```", 1)[0]
+    usage: dict[str, str] = {}
+    command = ""
+    for line in synopsis.splitlines():
+        if line.startswith("secretsync "):
+            command = line.split()[1]
+        usage[command] = usage.get(command, "") + line
+    assert set(usage) == set(COMMANDS)
+    for command, text in usage.items():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        help_text = capsys.readouterr().out
+        for option in re.findall(r"--[a-z-]+", text):
+            assert option in help_text, (command, option)
