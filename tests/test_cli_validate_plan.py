@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_secretsync.cli import main
+from airflow_secretsync.cli import COMMANDS, main
 from tests.helpers import write_config
 
 CANARY = "CANARY-cli-7c1d"
@@ -189,6 +190,15 @@ def test_plan_unknown_target_suggests(tmp_path, capsys) -> None:
     ]
 
 
+def test_unknown_target_without_a_close_match_lists_the_targets(tmp_path, capsys) -> None:
+    path = write_config(tmp_path, VALID)
+    for command in ("plan", "pipeline"):
+        code, out, err = run(capsys, command, str(path), "--targets", "Nope")
+        assert code == 2
+        assert out == ""
+        assert "error: unknown target 'Nope' (targets: Base, Staging, Production)" in err
+
+
 def test_plan_of_a_broken_config_lists_its_errors(tmp_path, capsys) -> None:
     path = write_config(tmp_path, BROKEN)
     code, _, err = run(capsys, "plan", str(path))
@@ -247,3 +257,35 @@ def test_validate_plurals(tmp_path, capsys) -> None:
     code, out, err = run(capsys, "validate", str(path))
     assert code == 0, err
     assert out == f"{path}: valid: 1 source, 1 target (0 with a destination), 1 merge level\n"
+
+
+@pytest.mark.parametrize("argv", [[], *([name] for name in COMMANDS)])
+def test_every_help_has_the_same_look(capsys, argv) -> None:
+    """The top level and every command use the Rich help (as Airflow's), not argparse's own."""
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"Usage: {' '.join(['secretsync', *argv])} [-h]")
+    assert "\nOptions:\n" in text
+    assert "usage:" not in text
+    assert "options:" not in text
+
+
+def test_the_cli_page_synopsis_names_only_real_options(capsys) -> None:
+    """Every command and option in docs/cli.md's synopsis is in that command's --help."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+    synopsis = page.split("```text\n", 1)[1].split("```", 1)[0]
+    usage: dict[str, str] = {}
+    command = ""
+    for line in synopsis.splitlines():
+        if line.startswith("secretsync "):
+            command = line.split()[1]
+        usage[command] = usage.get(command, "") + line
+    assert set(usage) == set(COMMANDS)
+    for command, text in usage.items():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        help_text = capsys.readouterr().out
+        for option in re.findall(r"--[a-z-]+", text):
+            assert option in help_text, (command, option)

@@ -3,7 +3,9 @@
 
 With the `make airflow` stack (seeded OpenBao + moto, ``airflow standalone``) it logs in, opens
 the example DAG, triggers it from the form with ``dry_run`` switched on, waits for the run to
-succeed, reads the report in the ``report`` task's log, and checks that nothing was written.
+succeed, reads the report in the ``report`` task's log and the ``run_settings``/``summary``
+rendered fields of ``report`` and ``sync.Staging``, opens the DAG's docs panel, checks that no
+seeded secret value is shown anywhere and that nothing was written.
 The screenshots shown in docs/ui.md are saved under docs/_static/ on the way.
 """
 
@@ -15,12 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from airflow_secretsync.config import PipelineConfig, load_config
 from devtools.airflow_ui import RunningAirflow, local_airflow
 
 DAG_ID = "secretsync_example"
-STATIC = Path(__file__).resolve().parents[2] / "docs" / "_static"
+REPO = Path(__file__).resolve().parents[2]
+STATIC = REPO / "docs" / "_static"
+EXAMPLE = REPO / "dags" / "configs" / "example.yaml"
 # Flags for a root, offline, screen-less machine (no sandbox, no GPU, no background calls home).
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -95,7 +100,14 @@ def show_target_choices(page: Page) -> None:
     expect(dialog.get_by_role("checkbox", name="dry_run")).to_be_checked()
 
 
+def synced_targets(config: PipelineConfig) -> list[str]:
+    """The targets with a destination: one ``sync.<target>`` task each."""
+    return [name for name, target in config.targets.items() if target.destination is not None]
+
+
 def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> None:
+    config = load_config(EXAMPLE)
+    synced = synced_targets(config)
     open_trigger_form_with_dry_run(page, airflow)
     page.screenshot(path=STATIC / "ui-trigger-form.png")
     show_target_choices(page)
@@ -107,18 +119,91 @@ def test_trigger_dry_run_from_the_form(page: Page, airflow: RunningAirflow) -> N
     expect(header.get_by_test_id("state-badge")).to_have_text("Success", timeout=RUN_TIMEOUT_MS)
     page.reload()  # the grid's run bar too, for the screenshot
     expect(header.get_by_test_id("state-badge")).to_have_text("Success")
-    expect(page.get_by_role("cell", name="Success", exact=True)).to_have_count(6)  # all tasks
+    all_tasks = len(config.targets) + len(synced) + 1  # merge.*, sync.*, report
+    expect(page.get_by_role("cell", name="Success", exact=True)).to_have_count(all_tasks)
     page.screenshot(path=STATIC / "ui-run-success.png")
 
-    page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/report")
+    run_url = f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}"
+    page.goto(f"{run_url}/tasks/report")
     log = page.get_by_role("code").first
+    expect(log).to_contain_text(
+        f"secretsync (dry run): {len(synced)} targets, +6 ~0 -0 =0 (6 total), 0 failed"
+    )
     expect(log).to_contain_text("DRY RUN: nothing was written")
     expect(log).to_contain_text("Staging: 3 added")
     expect(log).to_contain_text("Production: 3 added")
     page.screenshot(path=STATIC / "ui-report-log.png")
-    assert_no_secret_value_shown(page)
+    shown = [page.content()]
+
+    shown.append(show_report_rendered(page, run_url))
+    shown.append(show_sync_rendered(page, run_url))
+    shown.append(show_dag_docs(page, airflow, config))
+    shown += task_xcoms(page, run_url)
+    assert_no_secret_value_shown(shown)
 
     assert_nothing_written(airflow)
+
+
+def rendered_field(page: Page, name: str) -> Locator:
+    """The value cell of one field in a task's Rendered Templates tab."""
+    row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=name, exact=True))
+    return row.get_by_role("cell").nth(1)
+
+
+def show_report_rendered(page: Page, run_url: str) -> str:
+    """The ``report`` task's rendered fields: the run's settings and the whole report."""
+    page.goto(f"{run_url}/tasks/report/rendered_templates")
+    expect(rendered_field(page, "run_settings")).to_contain_text(
+        "DRY RUN: reads and diffs, writes nothing; mode full; targets all"
+    )
+    summary = rendered_field(page, "summary")
+    expect(summary).to_contain_text("DRY RUN: nothing was written")
+    expect(summary).to_contain_text("Staging: 3 added, 0 modified, 0 removed")
+    expect(summary).to_contain_text("Production: 3 added, 0 modified, 0 removed")
+    expect(summary).to_contain_text("Changes: 6 pending")
+    page.screenshot(path=STATIC / "ui-report-rendered.png")
+    return page.content()
+
+
+def show_sync_rendered(page: Page, run_url: str) -> str:
+    """``sync.Staging``'s rendered fields: the same settings, its own part of the report."""
+    page.goto(f"{run_url}/tasks/sync.Staging/rendered_templates")
+    expect(rendered_field(page, "run_settings")).to_contain_text("DRY RUN: reads and diffs")
+    summary = rendered_field(page, "summary")
+    expect(summary).to_contain_text("DRY RUN: nothing was written")
+    expect(summary).to_contain_text("Staging: 3 added")
+    expect(summary).to_contain_text("Changes: 3 pending")
+    expect(summary).not_to_contain_text("Production")
+    page.screenshot(path=STATIC / "ui-sync-rendered.png")
+    return page.content()
+
+
+def show_dag_docs(page: Page, airflow: RunningAirflow, config: PipelineConfig) -> str:
+    """The DAG's docs panel: one row per target with where it syncs to, then the YAML."""
+    page.goto(f"{airflow.url}/dags/{DAG_ID}")
+    page.get_by_role("button", name="Dag Docs").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name="Dag Documentation")).to_be_visible()
+    expect(dialog).to_contain_text(f"Secret sync from {EXAMPLE.name}")
+    rows = dialog.get_by_role("row")
+    expect(rows).to_have_count(len(config.targets) + 1)  # the header row
+    for row, name in enumerate(config.targets, start=1):
+        cells = rows.nth(row).get_by_role("cell")
+        expect(cells.first).to_have_text(name)
+        if config.targets[name].destination is None:
+            expect(cells.last).to_have_text("(no destination)")
+        else:
+            expect(cells.last).to_contain_text("(connection ")  # a store and its connection
+    expect(dialog).to_contain_text("dag_id: secretsync_example")  # the YAML itself
+    box = dialog.bounding_box()
+    if box:  # widen and lengthen the panel (it has a resize handle) for the screenshot
+        corner = (box["x"] + box["width"] - 4, box["y"] + box["height"] - 4)
+        page.mouse.move(*corner)
+        page.mouse.down()
+        page.mouse.move(corner[0] + 250, corner[1] + 500, steps=10)
+        page.mouse.up()
+    dialog.screenshot(path=STATIC / "ui-dag-docs.png")
+    return page.content()
 
 
 def seeded_values() -> list[str]:
@@ -130,16 +215,20 @@ def seeded_values() -> list[str]:
     return [v for v in values if v.startswith(("example-", "plain-text-"))]
 
 
-def assert_no_secret_value_shown(page: Page) -> None:
-    """The report log and each sync task's XCom show names, never a seeded value."""
-    values = seeded_values()
-    assert len(values) == 4
-    pages = [page.content()]
-    run_url = page.url.rsplit("/tasks/", 1)[0]
+def task_xcoms(page: Page, run_url: str) -> list[str]:
+    """The XCom pages of the sync tasks and ``report``."""
+    pages = []
     for task in ("sync.Staging", "sync.Production", "report"):
         page.goto(f"{run_url}/tasks/{task}/xcom")
         expect(page.get_by_text("return_value").first).to_be_visible()
         pages.append(page.content())
+    return pages
+
+
+def assert_no_secret_value_shown(pages: list[str]) -> None:
+    """Logs, rendered fields, docs and XComs show names, never a seeded value."""
+    values = seeded_values()
+    assert len(values) == 4
     for html in pages:
         assert not [v for v in values if v in html]
 
@@ -156,8 +245,10 @@ def assert_nothing_written(airflow: RunningAirflow) -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    from devtools.seed import LEGACY, STEP_SECRETS_AWS
+
     names = [s["Name"] for s in aws.list_secrets()["SecretList"]]
-    assert sorted(names) == ["legacy/app/api", "legacy/app/db", "legacy/smtp"]
+    assert sorted(names) == sorted([*LEGACY, *STEP_SECRETS_AWS])  # only what the seed wrote
     vault = hvac.Client(url=airflow.servers.vault.url, token=airflow.servers.vault.token)
     listed = vault.secrets.kv.v2.list_secrets(mount_point="secret", path="")["data"]["keys"]
-    assert listed == ["sources/"]
+    assert listed == ["examples/", "sources/"]  # the seed's; no prod/ nor secretsync/

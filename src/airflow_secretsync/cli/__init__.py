@@ -31,8 +31,14 @@ COMMANDS: dict[str, str] = {
 def build_parser(commands: Collection[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
     """The top-level parser: the modules of ``commands`` add their sub-parsers; the other
     commands are listed (for ``--help``) without importing their modules."""
+    from airflow_secretsync.cli.console import HELP_FORMATTER
+
     parser = argparse.ArgumentParser(
-        prog="secretsync", description="Merge and sync secrets across Vault and AWS."
+        prog="secretsync",
+        description="Merge secrets from sources and sync them to each target's store, as a "
+        "pipeline YAML file describes.",
+        epilog="Run 'secretsync COMMAND --help' for a command's arguments.",
+        formatter_class=HELP_FORMATTER,
     )
     parser.add_argument("--version", action="version", version=f"secretsync {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -11,16 +11,17 @@ from airflow_secretsync.cli.change_control import (
     read_document,
     with_stores,
 )
-from airflow_secretsync.cli.console import output_help
+from airflow_secretsync.cli.console import command_parser, output_help
 from airflow_secretsync.core.plans import apply_plan, check_plan
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "apply",
-        help=COMMANDS["apply"],
-        description="Apply a plan written by 'secretsync plan CONFIG --out PLAN.json': per "
+        COMMANDS["apply"],
+        "Apply a plan written by 'secretsync plan CONFIG --out PLAN.json': per "
         "target, secrets whose destination or desired value changed since the plan are refused "
         "before any write, the others are applied.\nExit code: 0 applied, 2 an error, a "
         "refused secret or a failed target.",

@@ -32,14 +32,24 @@ OUTPUT_HELP = {
 }
 
 
+HELP_FORMATTER = RawDescriptionRichHelpFormatter  # Rich help, as Airflow's; our line breaks
+
+
+def command_parser(
+    subparsers: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """A subcommand parser with the same help look as every other ``secretsync`` command."""
+    return subparsers.add_parser(
+        name, help=summary, description=description, formatter_class=HELP_FORMATTER
+    )
+
+
 def add_command(
     subparsers: argparse._SubParsersAction, name: str, summary: str, description: str
 ) -> argparse.ArgumentParser:
-    """A subcommand parser with Rich help (as Airflow's) and the ``CONFIG`` argument, which is
-    accepted both as ``secretsync NAME CONFIG`` and ``secretsync NAME --config CONFIG``."""
-    parser = subparsers.add_parser(
-        name, help=summary, description=description, formatter_class=RawDescriptionRichHelpFormatter
-    )
+    """A :func:`command_parser` with the ``CONFIG`` argument, which is accepted both as
+    ``secretsync NAME CONFIG`` and ``secretsync NAME --config CONFIG``."""
+    parser = command_parser(subparsers, name, summary, description)
     parser.add_argument(
         "config", nargs="?", metavar="CONFIG", action=_OnceConfig, help="pipeline YAML file"
     )

@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Run merge and/or sync from a pipeline file and print the report.\n"
         "Exit code: 0 success, 1 changes found or applied (with --exit-code), 2 a target failed.",
     )
-    parser.add_argument("--targets", help="comma-separated targets (ancestors are merged too)")
+    parser.add_argument(
+        "--targets", metavar="A,B", help="comma-separated targets (their ancestors are merged too)"
+    )
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--merge-only", action="store_true", help="run the merge phase only")
     phase.add_argument("--sync-only", action="store_true", help="sync from the merge store only")

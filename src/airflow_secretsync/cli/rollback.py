@@ -6,7 +6,7 @@ import argparse
 
 from airflow_secretsync.cli import COMMANDS
 from airflow_secretsync.cli.change_control import print_report, read_document, with_stores
-from airflow_secretsync.cli.console import output_help
+from airflow_secretsync.cli.console import command_parser, output_help
 from airflow_secretsync.config import load_config
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 from airflow_secretsync.core.report import Report
@@ -14,10 +14,11 @@ from airflow_secretsync.core.rollback import rollback
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "rollback",
-        help=COMMANDS["rollback"],
-        description="Undo the changes a JSON report (pipeline or apply --output json) "
+        COMMANDS["rollback"],
+        "Undo the changes a JSON report (pipeline or apply --output json) "
         "records: modified secrets get their previous version back, created ones are "
         "deleted, deleted ones are restored; each only if unchanged since the run (else refused).\n"
         "Exit code: 0 rolled back, 2 an error or a refused secret.",

@@ -209,4 +209,5 @@ def build_plan(
 def _unknown_target(name: str, config: PipelineConfig) -> str:
     if name in config.sources:
         return f"'{name}' is a source, not a target: select the targets that import it"
-    return f"unknown target '{name}'{did_you_mean(name, config.targets)}"
+    hint = did_you_mean(name, config.targets) or f" (targets: {', '.join(config.targets)})"
+    return f"unknown target '{name}'{hint}"
