@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,41 +16,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from devtools.processes import HOST, free_port, stop_process, wait_until
+
 if TYPE_CHECKING:
     from devtools.apiservers.base import ApiServer
 
-HOST = "127.0.0.1"
+
 VAULT_TOKEN = "secretsync-dev-root"  # dev-mode root token of a throw-away local server
 AWS_REGION = "us-east-1"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
-    """Terminate ``process``, killing it if it is still there after ``grace`` seconds."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def wait_until(check, timeout: float, what: str, interval: float = 0.05) -> None:
-    """Call ``check`` until it returns true; RuntimeError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise RuntimeError(f"{what} did not become ready within {timeout:.0f}s")
 
 
 @dataclass

@@ -151,7 +151,9 @@ def test_report_xcom_and_task_states(triggered) -> None:
     }
     assert states == {
         "merge.Base": "success", "merge.Staging": "success", "merge.Production": "skipped",
-        "sync.Staging": "success", "sync.Production": "skipped", "report": "success",
+        "merge.Ci": "skipped", "merge.Cluster": "skipped",
+        "sync.Staging": "success", "sync.Production": "skipped",
+        "sync.Ci": "skipped", "sync.Cluster": "skipped", "report": "success",
     }  # fmt: skip
     report = api.call("GET", f"{base}/taskInstances/report/xcomEntries/return_value")["value"]
     report = json.loads(report) if isinstance(report, str) else report
@@ -159,6 +161,8 @@ def test_report_xcom_and_task_states(triggered) -> None:
     assert {t["target"]: t["status"] for t in report["targets"]} == {
         "Staging": "success",
         "Production": "skipped",
+        "Ci": "skipped",
+        "Cluster": "skipped",
     }
     assert report["summary"]["added"] == 3
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from devtools.servers import HOST, free_port, stop_process, wait_until
+from devtools.processes import HOST, free_port, stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 API_TOKEN = "secretsync-test-token"  # bearer token of the throw-away local servers

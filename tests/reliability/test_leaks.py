@@ -128,7 +128,9 @@ def test_dag_run_leaves_no_value_in_logs_or_database(
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states == {
         "merge.Base": "success", "merge.Staging": "success", "merge.Production": "success",
-        "sync.Staging": "success", "sync.Production": "failed", "report": "failed",
+        "merge.Ci": "success", "merge.Cluster": "success",
+        "sync.Staging": "success", "sync.Production": "failed",
+        "sync.Ci": "success", "sync.Cluster": "success", "report": "failed",
     }  # fmt: skip
     sm = boto3.client("secretsmanager", endpoint_url=own_servers.aws.url, region_name="us-east-1")
     staging = read_aws(sm, "staging/")

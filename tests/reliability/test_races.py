@@ -251,10 +251,10 @@ def test_two_runs_triggered_at_once_run_one_after_the_other(airflow_standalone) 
     assert max(ti["end_date"] for ti in tasks[0]) <= min(ti["start_date"] for ti in tasks[1])
     summaries = [r if isinstance(r, dict) else json.loads(r) for r in reports]
     assert summaries[0]["summary"] == {
-        "added": 6, "removed": 0, "modified": 0, "unchanged": 0, "total": 6
+        "added": 12, "removed": 0, "modified": 0, "unchanged": 0, "total": 12
     }  # fmt: skip
     assert summaries[1]["summary"] == {
-        "added": 0, "removed": 0, "modified": 0, "unchanged": 6, "total": 6
+        "added": 0, "removed": 0, "modified": 0, "unchanged": 12, "total": 12
     }  # fmt: skip
     expected = {
         "app/db": {"host": "db.internal", "port": 5432, "user": "app",
