@@ -20,6 +20,11 @@ from devtools.paths import REPO
 from devtools.servers import LocalServers
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+DAGS_BUNDLE = {
+    "name": "dags-folder",
+    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+    "kwargs": {"path": str(REPO / "dags")},
+}
 
 
 def airflow_home_env(
@@ -34,6 +39,8 @@ def airflow_home_env(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url or f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        # only the repository's DAGs, whatever bundles the calling process was given
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([DAGS_BUNDLE]),
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": log_level,
     }

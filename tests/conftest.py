@@ -16,20 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from devtools.airflow_home import airflow_home_env, migrate_db
+from devtools.airflow_home import DAGS_BUNDLE, airflow_home_env, migrate_db
 from devtools.apiservers.base import ApiServer, start_api_server
-from devtools.paths import REPO
 from devtools.servers import LocalServers, local_servers
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="secretsync-airflow-home-"))
 TEST_DAGS = _AIRFLOW_HOME / "test_dags"
 TEST_DAGS.mkdir()
 _BUNDLES = [
-    {
-        "name": "dags-folder",
-        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-        "kwargs": {"path": str(REPO / "dags")},
-    },
+    DAGS_BUNDLE,
     {
         "name": "test-dags",
         "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",

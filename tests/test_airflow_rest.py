@@ -83,21 +83,23 @@ def task_instances(api: Api, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_a_dry_run_and_its_summary_show_without_opening_logs(api, triggered) -> None:
     _, real = triggered  # runs first: the dry run then has nothing left to add to Staging
     dry = trigger(api, {"dry_run": True})
-    assert dry["state"] == "success"
+    assert dry["state"] == "success", {t: ti["state"] for t, ti in task_instances(api, dry).items()}
     report = task_instances(api, dry)["report"]["rendered_fields"]
     assert (
         report["run_settings"] == "DRY RUN: reads and diffs, writes nothing; mode full; targets all"
     )
     summary = report["summary"].splitlines()
     assert summary[0] == "DRY RUN: nothing was written"
-    assert summary[-1] == "Changes: 3 pending"  # Production's three; Staging is in sync
+    assert (
+        summary[-1] == "Changes: 9 pending"
+    )  # Production, Ci and Cluster: 3 each; Staging in sync
     assert "Production: 3 added" in report["summary"]
     sync = task_instances(api, real)["sync.Staging"]["rendered_fields"]
     assert sync["run_settings"] == "writes changes; mode full; targets Staging"
     assert sync["summary"].startswith("Sync applied\n\nStaging: 3 added")
     base = f"/api/v2/dags/{DAG_ID}/dagRuns/{dry['dag_run_id']}/taskInstances/report"
     log = api.call("GET", f"{base}/logs/1?full_content=true", raw=True)
-    assert "secretsync (dry run): 2 targets, +3 ~0 -0 =3 (6 total), 0 failed" in log
+    assert "secretsync (dry run): 4 targets, +9 ~0 -0 =3 (12 total), 0 failed" in log
     xcom = api.call("GET", f"{base}/xcomEntries/return_value")["value"]
     assert (json.loads(xcom) if isinstance(xcom, str) else xcom)["dry_run"] is True
 
