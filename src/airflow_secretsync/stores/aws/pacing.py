@@ -47,17 +47,17 @@ class TokenBucket:
         self,
         rate: float,
         burst_seconds: float = BURST_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.capacity = max(1.0, rate * burst_seconds)
-        self.clock = clock
-        self.sleep = sleep
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
         self.tokens = self.capacity
-        self.updated = clock()
+        self.updated = self.clock()
         self._lock = threading.Lock()
 
     def acquire(self) -> float:
@@ -79,8 +79,8 @@ class WritePacer:
     def __init__(
         self,
         rates: Mapping[str, float] = WRITE_QUOTAS,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.buckets = {
             group: TokenBucket(rate, clock=clock, sleep=sleep) for group, rate in rates.items()
