@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from airflow_secretsync.config.model import PipelineSettings
 from airflow_secretsync.stores.aws import store as aws_store
-from airflow_secretsync.stores.vault import store as vault_store
 from benchmarks.proxy_process import ProxyProcess, proxy_process
 from benchmarks.quota import GROUPS, QUOTAS
 from benchmarks.seeding import FreshRegions
@@ -68,8 +68,8 @@ def behind_proxies(
 
 
 def read_concurrency() -> tuple[int, int]:
-    """The stores' read concurrency: Vault reads and AWS batch reads in flight."""
-    return vault_store.DEFAULT_WORKERS, aws_store.DEFAULT_WORKERS
+    """The stores' read concurrency (defaults): Vault reads and AWS batch reads in flight."""
+    return PipelineSettings().read_concurrency, aws_store.DEFAULT_WORKERS
 
 
 def steady_bound_s(calls: Mapping[str, int], latency_ms: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -100,3 +102,33 @@ def test_close_releases_clients_and_new_ones_can_be_made(factory) -> None:
     first = made.destination("Staging").client
     made.close()
     assert made.destination("Staging").client is not first
+
+
+SIZING = {
+    "read_concurrency": 5,
+    "merge": {"enabled": False, "parallel": 2},
+    "sync": {"parallel": 3},
+}
+
+
+def test_vault_reads_and_connection_pool_follow_read_concurrency(factory) -> None:
+    store = factory(**SECTIONS, pipeline=SIZING).source("team-a")
+    adapter = store.connection.client.adapter.session.get_adapter(store.connection.url)
+
+    assert store.workers == 5
+    assert adapter._pool_maxsize == 5 * 3  # every store of the run at once
+    assert adapter.max_retries.total == 2  # still the bounded retries
+
+
+def test_aws_connection_pool_holds_reads_and_writes_in_flight(
+    factory, airflow_conn, monkeypatch
+) -> None:
+    staging = factory(**SECTIONS, pipeline=SIZING).destination("Staging")
+    assert staging.client.meta.config.max_pool_connections == (4 + 3) * 3
+
+    fields = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    extra = {**fields.get("extra", {}), "config_kwargs": {"max_pool_connections": 7}}
+    airflow_conn("aws_default", **{**fields, "extra": extra})
+    own = factory(**SECTIONS, pipeline=SIZING).destination("Staging")
+    assert own.client.meta.config.max_pool_connections == 7  # the connection's own wins
+    assert own.client.meta.config.retries["mode"] == "adaptive"

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 from airflow_secretsync.errors import ConfigError
+from airflow_secretsync.stores.base import DEFAULT_READ_CONCURRENCY
 from airflow_secretsync.stores.registry import Role, StoreBlock, kinds_for, store_kinds
 
 TASK_ID_SAFE = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
@@ -58,6 +59,14 @@ class PipelineSettings(_Model):
     merge: MergeSettings = Field(default_factory=MergeSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     dry_run: bool = False
+    #: Requests one store keeps in flight while reading a store without batch reads (Vault /
+    #: OpenBao KV v2: one request per secret); HTTP connection pools are sized to match.
+    read_concurrency: int = Field(default=DEFAULT_READ_CONCURRENCY, ge=1, le=256)
+
+    @property
+    def stores_in_flight(self) -> int:
+        """How many stores of one run may read or write at once (targets in parallel)."""
+        return max(self.merge.parallel, self.sync.parallel)
 
 
 def _connection_fields() -> dict[str, Any]:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 #: Botocore defaults: adaptive retries (client-side rate limiting and exponential backoff on
 #: throttling), bounded so that a dead or hung endpoint fails a call within about 30 s (3
-#: attempts of at most 5 s connect / 8 s read). ``config_kwargs`` in the connection extra win.
+#: attempts of at most 5 s connect / 8 s read); the connection pool is sized by the caller
+#: (``max_pool_connections``). ``config_kwargs`` in the connection extra win.
 AWS_CLIENT_DEFAULTS: dict[str, Any] = {
     "retries": {"mode": "adaptive", "max_attempts": 3},
     "connect_timeout": 5,
@@ -44,6 +45,9 @@ VAULT_RETRIES: dict[str, Any] = {
     "status_forcelist": (412, 500, 502, 503),
     "raise_on_status": False,
 }
+#: Connections kept open per Vault connection unless a caller sizes the pool (requests' own
+#: default).
+VAULT_POOL_SIZE = 10
 #: The connection that may be absent: boto3's default credential chain is used instead.
 AWS_FALLBACK_CONN_ID = "aws_default"
 
@@ -105,10 +109,12 @@ def undefined_connection(kind: str, conn_id: str) -> StoreError:
     )
 
 
-def vault_connection(conn_id: str) -> VaultConnection:
+def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> VaultConnection:
     """Authenticate to Vault with the Airflow connection ``conn_id`` (token checked once).
 
     The connection extra ``namespace`` selects a Vault Enterprise / OpenBao namespace.
+    ``pool_size`` connections are kept open for reuse (at least the requests in flight:
+    beyond it, urllib3 opens a new connection per request and discards it).
     """
     require_extra("airflow.providers.hashicorp.hooks.vault", "Vault stores", "hashicorp")
     import requests
@@ -120,7 +126,7 @@ def vault_connection(conn_id: str) -> VaultConnection:
     try:
         extra = VaultHook.get_connection(conn_id).extra_dejson
         namespace = extra.get("namespace")
-        options = _bounded_vault_client(extra.get("client_kwargs") or {})
+        options = _bounded_vault_client(extra.get("client_kwargs") or {}, pool_size)
         if namespace:
             options["namespace"] = namespace
 
@@ -184,8 +190,9 @@ def _relogin_adapter_class() -> type:
     return ReloginAdapter
 
 
-def _bounded_vault_client(client_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``timeout`` and a ``session`` with bounded retries, unless the connection sets them."""
+def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict[str, Any]:
+    """``timeout`` and a ``session`` with bounded retries and a pool of ``pool_size``
+    connections, unless the connection sets them."""
     from requests import Session
     from requests.adapters import HTTPAdapter
     from urllib3.util import Retry
@@ -195,7 +202,7 @@ def _bounded_vault_client(client_kwargs: dict[str, Any]) -> dict[str, Any]:
         options["timeout"] = VAULT_TIMEOUT
     if "session" not in client_kwargs:
         session = Session()
-        adapter = HTTPAdapter(max_retries=Retry(**VAULT_RETRIES))
+        adapter = HTTPAdapter(max_retries=Retry(**VAULT_RETRIES), pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         options["session"] = session
@@ -203,12 +210,19 @@ def _bounded_vault_client(client_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def aws_client(
-    service: str, conn_id: str, *, region: str | None = None, role_arn: str | None = None
+    service: str,
+    conn_id: str,
+    *,
+    region: str | None = None,
+    role_arn: str | None = None,
+    pool_size: int | None = None,
 ) -> BaseClient:
     """A boto3 client for ``service`` (``secretsmanager``, ``s3`` or ``sts``) from ``conn_id``.
 
     ``region`` overrides the connection's ``region_name``; ``role_arn`` overrides the
     connection's and is assumed through STS (the hook's refreshable credentials).
+    ``pool_size`` is botocore's ``max_pool_connections`` (at least the calls in flight;
+    default 10), unless the connection's ``config_kwargs`` set it.
     """
     require_extra("airflow.providers.amazon.aws.hooks.base_aws", "AWS stores", "amazon")
     from airflow.exceptions import AirflowNotFoundException
@@ -232,7 +246,8 @@ def aws_client(
         hook = AwsBaseHook(aws_conn_id=conn_id, region_name=region, client_type=service)
     try:
         settings = hook.conn_config
-        defaults = Config(**AWS_CLIENT_DEFAULTS)
+        pool = {"max_pool_connections": pool_size} if pool_size else {}
+        defaults = Config(**AWS_CLIENT_DEFAULTS, **pool)
         user_config = settings.botocore_config
         settings.botocore_config = defaults.merge(user_config) if user_config else defaults
         if role_arn:

@@ -5,14 +5,25 @@ Light to import: the block models and :data:`KIND`; the client code is in :mod:`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat, field_validator
 
 from airflow_secretsync.scopes import Scope
 from airflow_secretsync.stores.registry import StoreBlock, StoreKind
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+#: Write calls per second per account and region, by quota group (Secrets Manager's published
+#: quotas; a group is named after its first operation): the defaults of ``write_rates``.
+WRITE_QUOTAS: Mapping[str, float] = {
+    "PutSecretValue": 50,  # + UpdateSecret, UpdateSecretVersionStage and replication, combined
+    "CreateSecret": 50,
+    "DeleteSecret": 50,
+    "RestoreSecret": 50,
+    "TagResource": 50,
+    "UntagResource": 50,
+}
 
 
 def aws_scope(
@@ -58,6 +69,19 @@ class AwsDestination(AwsSourceLocation):
     tags: dict[str, str] = Field(default_factory=dict)
     recovery_window_days: int | None = Field(default=None, ge=7, le=30)
     force_delete: bool = False
+    #: Calls per second by quota group, overriding :data:`WRITE_QUOTAS` (e.g. a raised quota,
+    #: or a share of it left to other clients of the account).
+    write_rates: dict[str, PositiveFloat] = Field(default_factory=dict)
+
+    @field_validator("write_rates")
+    @classmethod
+    def _known_groups(cls, rates: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(rates) - set(WRITE_QUOTAS))
+        if unknown:
+            raise ValueError(
+                f"unknown quota group {', '.join(unknown)}: use {', '.join(WRITE_QUOTAS)}"
+            )
+        return rates
 
 
 KIND = StoreKind(

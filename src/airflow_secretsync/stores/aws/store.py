@@ -24,7 +24,8 @@ from botocore.exceptions import (
 )
 
 from airflow_secretsync.errors import ConflictError, StoreError
-from airflow_secretsync.stores.aws import KIND, AwsDestination, AwsSourceLocation
+from airflow_secretsync.stores.aws import KIND, WRITE_QUOTAS, AwsDestination, AwsSourceLocation
+from airflow_secretsync.stores.aws.pacing import WritePacer
 from airflow_secretsync.stores.base import (
     DestinationStore,
     SecretValue,
@@ -393,11 +394,22 @@ def open_store(block: AwsSourceLocation, context: OpenContext) -> AwsSecretsStor
     """The Secrets Manager store of ``block`` (a source or an :class:`AwsDestination`), after
     checking its ``account_id``, when set, against the credentials."""
     conn_id = block.connection_id or KIND.default_connection_id
-    key = (conn_id, block.region, block.role_arn)
-    client = context.clients.get(
-        ("secretsmanager", *key),
-        lambda: aws_client("secretsmanager", conn_id, region=block.region, role_arn=block.role_arn),
-    )
+    key = _client_key(block)
+    settings = context.config.pipeline
+    # Every store of the client may read and write at once: reads, then writes, per target.
+    pool_size = (DEFAULT_WORKERS + settings.sync.parallel) * settings.stores_in_flight
+
+    def build() -> BaseClient:
+        client = aws_client(
+            "secretsmanager",
+            conn_id,
+            region=block.region,
+            role_arn=block.role_arn,
+            pool_size=pool_size,
+        )
+        return WritePacer(_write_rates(context, key)).attach(client)
+
+    client = context.clients.get(("secretsmanager", *key), build)
     if isinstance(block, AwsDestination):
         store = AwsSecretsStore(
             client,
@@ -417,6 +429,24 @@ def open_store(block: AwsSourceLocation, context: OpenContext) -> AwsSecretsStor
                 f"but the config expects account_id {block.account_id}"
             )
     return store
+
+
+def _write_rates(context: OpenContext, key: tuple[str, str | None, str | None]) -> dict[str, float]:
+    """The write rates of the client ``key``: AWS's quotas, each overridden by the lowest
+    ``write_rates`` entry of the destinations sharing the client."""
+    rates = dict(WRITE_QUOTAS)
+    overridden: set[str] = set()
+    for spec in context.config.targets.values():
+        block = spec.destination
+        if isinstance(block, AwsDestination) and _client_key(block) == key:
+            for group, rate in block.write_rates.items():
+                rates[group] = min(rates[group], rate) if group in overridden else rate
+                overridden.add(group)
+    return rates
+
+
+def _client_key(block: AwsSourceLocation) -> tuple[str, str | None, str | None]:
+    return (block.connection_id or KIND.default_connection_id, block.region, block.role_arn)
 
 
 def _account_id(context: OpenContext, conn_id: str, region: str | None, role: str | None) -> str:

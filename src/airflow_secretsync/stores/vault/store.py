@@ -25,6 +25,7 @@ from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import ConflictError, StoreError
 from airflow_secretsync.scopes import path_prefix
 from airflow_secretsync.stores.base import (
+    DEFAULT_READ_CONCURRENCY,
     DestinationStore,
     MergeStore,
     SecretValue,
@@ -50,8 +51,6 @@ log = logging.getLogger(__name__)
 
 #: Folders below the store path that are listed at most (a guard against runaway trees).
 MAX_DEPTH = 32
-#: Concurrent requests per store (KV v2 has no batch read).
-DEFAULT_WORKERS = 8
 #: custom_metadata key marking a non-dict value stored as ``{"value": <text>}``.
 VALUE_KIND_KEY = "secretsync-value"
 WRAPPED = "value"
@@ -106,7 +105,7 @@ class VaultStore(DestinationStore, MergeStore):
         *,
         mount: str,
         path: str = "",
-        workers: int = DEFAULT_WORKERS,
+        workers: int = DEFAULT_READ_CONCURRENCY,
         state_path: str | None = None,
     ) -> None:
         self.connection = connection
@@ -407,15 +406,21 @@ def open_store(block: VaultLocation, context: OpenContext) -> VaultStore:
     """The store of ``block``: its path; as a merge store, the target's folder
     ``<path>/<target>``, with its state record at ``<path>/.state/<target>``."""
     conn_id = block.connection_id or KIND.default_connection_id
-    connection = context.clients.get(("vault", conn_id), lambda: vault_connection(conn_id))
+    settings = context.config.pipeline
+    workers = settings.read_concurrency
+    connection = context.clients.get(
+        ("vault", conn_id),
+        lambda: vault_connection(conn_id, pool_size=workers * settings.stores_in_flight),
+    )
     if context.role != "merge_store":
-        return VaultStore(connection, mount=block.mount, path=block.path)
+        return VaultStore(connection, mount=block.mount, path=block.path, workers=workers)
     base = path_prefix(block.path)
     return VaultStore(
         connection,
         mount=block.mount,
         path=_join(base, context.name),
         state_path=_join(base, STATE_FOLDER, context.name),
+        workers=workers,
     )
 
 
