@@ -27,6 +27,16 @@ DAGS_BUNDLE = {
 }
 
 
+def inherited_environ() -> dict[str, str]:
+    """This process's environment without Airflow's parsing context.
+
+    A process that ran a task in-process (``dag.test()``) keeps ``_AIRFLOW_PARSING_CONTEXT_*``
+    set; an Airflow started with it would parse a DAG as the process running that one task
+    does, and a generated pipeline DAG then holds only that task (see ``build_dag``).
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("_AIRFLOW_PARSING_CONTEXT_")}
+
+
 def airflow_home_env(
     home: Path, *, log_level: str = "INFO", database_url: str | None = None
 ) -> dict[str, str]:
@@ -61,7 +71,7 @@ def airflow_home(
     (SQLite unless ``database_url`` names another metadata database)."""
     home = Path(tempfile.mkdtemp(prefix="secretsync-airflow-"))
     env = {
-        **os.environ,
+        **inherited_environ(),
         **servers.airflow_env(),
         **airflow_home_env(home, database_url=database_url),
     }

@@ -60,8 +60,10 @@ def test_the_examples_are_the_ones_covered_here() -> None:
 
 def test_secretsync_example_dry_run_then_real_run(example_env) -> None:
     env, servers = example_env
-    assert dags_test(env, "secretsync_example", '{"dry_run": true}')[0]
+    ok, output = dags_test(env, "secretsync_example", '{"dry_run": true}')
+    assert ok, output[-3000:]
     report = latest_xcom(env, "secretsync_example", "report")
+    assert report is not None, output[-3000:]
     assert report["dry_run"] is True
     assert report["summary"]["added"] == 12
     sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
