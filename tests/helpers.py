@@ -23,6 +23,24 @@ def write_config(directory: Path, text: str, name: str = "pipeline.yaml") -> Pat
     return path
 
 
+def aws_to_vault_config(directory: Path, ns: str) -> Path:
+    """A pipeline ``Prod`` from the AWS prefix ``<ns>/src/`` to the Vault path ``<ns>/dest``,
+    with a Vault merge store at ``<ns>/merged``."""
+    return write_config(
+        directory,
+        f"""
+        version: 1
+        merge_store: {{vault: {{path: {ns}/merged}}}}
+        sources:
+          app: {{aws: {{prefix: {ns}/src/}}}}
+        targets:
+          Prod:
+            imports: [app]
+            vault: {{path: {ns}/dest}}
+        """,
+    )
+
+
 def seed_vault(client, path: str, secrets: dict[str, dict], mount: str = "secret") -> None:
     for rel, value in secrets.items():
         client.secrets.kv.v2.create_or_update_secret(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import seed_aws, unique, write_config
+from tests.helpers import aws_to_vault_config, seed_aws, unique
 from tests.reliability.cli import secretsync
 from tests.step_secrets.scan import log_hits
 
@@ -33,19 +33,7 @@ def pipeline(servers, aws_client, tmp_path) -> tuple[Path, dict[str, str], str]:
             f"{ns}/ci/token": canaries["step"],
         },
     )
-    config = write_config(
-        tmp_path,
-        f"""
-        version: 1
-        merge_store: {{vault: {{path: {ns}/merged}}}}
-        sources:
-          app: {{aws: {{prefix: {ns}/src/}}}}
-        targets:
-          Prod:
-            imports: [app]
-            vault: {{path: {ns}/dest}}
-        """,
-    )
+    config = aws_to_vault_config(tmp_path, ns)
     return config, canaries, f"ref+awssecrets://{ns}/ci/token"
 
 

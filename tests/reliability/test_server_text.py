@@ -12,7 +12,7 @@ import hvac
 import pytest
 
 from airflow_secretsync.core.render import OUTPUT_FORMATS
-from tests.helpers import seed_aws, seed_vault, unique, write_config
+from tests.helpers import aws_to_vault_config, seed_aws, seed_vault, unique, write_config
 from tests.reliability.cli import secretsync
 
 #: A number OpenBao cannot store: its error body quotes the digits.
@@ -39,19 +39,7 @@ def test_vault_error_body_quoting_a_value_is_not_passed_on(
         aws_client("secretsmanager"),
         {f"{ns}/src/app": f'{{"d": {digits}, "note": "{canary}"}}'},
     )
-    config = write_config(
-        tmp_path,
-        f"""
-        version: 1
-        merge_store: {{vault: {{path: {ns}/merged}}}}
-        sources:
-          app: {{aws: {{prefix: {ns}/src/}}}}
-        targets:
-          Prod:
-            imports: [app]
-            vault: {{path: {ns}/dest}}
-        """,
-    )
+    config = aws_to_vault_config(tmp_path, ns)
     printed = []
     for output in OUTPUT_FORMATS:
         result = secretsync("pipeline", "--config", config, "--output", output)
