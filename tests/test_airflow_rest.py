@@ -80,10 +80,18 @@ def task_instances(api: Api, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {ti["task_id"]: ti for ti in api.call("GET", path)["task_instances"]}
 
 
+def task_log(api: Api, run: dict[str, Any], task_id: str) -> str:
+    base = f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
+    return api.call("GET", f"{base}/logs/1?full_content=true", raw=True)[-4000:]
+
+
 def test_a_dry_run_and_its_summary_show_without_opening_logs(api, triggered) -> None:
     _, real = triggered  # runs first: the dry run then has nothing left to add to Staging
     dry = trigger(api, {"dry_run": True})
-    assert dry["state"] == "success", {t: ti["state"] for t, ti in task_instances(api, dry).items()}
+    not_ok = {
+        t: ti["state"] for t, ti in task_instances(api, dry).items() if ti["state"] != "success"
+    }
+    assert dry["state"] == "success", (not_ok, task_log(api, dry, next(iter(not_ok), "report")))
     report = task_instances(api, dry)["report"]["rendered_fields"]
     assert (
         report["run_settings"] == "DRY RUN: reads and diffs, writes nothing; mode full; targets all"

@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import hvac
 import pytest
+import requests
 
 from airflow_secretsync.config import load_config
 from airflow_secretsync.core.engine import CAS_ATTEMPTS, Engine, RunOptions
@@ -19,6 +20,8 @@ from airflow_secretsync.stores.base import StoredSecret
 from airflow_secretsync.stores.factory import StoreFactory
 from airflow_secretsync.stores.vault.store import VaultStore
 from devtools.airflow_ui import RunningAirflow
+from devtools.apiservers.base import ApiServer
+from devtools.seed import GITHUB_REPOSITORY, KUBERNETES_NAMESPACE
 from tests.helpers import read_aws, read_vault, seed_vault, unique, write_config
 from tests.test_airflow_rest import Api
 
@@ -197,10 +200,23 @@ def forget_vault(client: hvac.Client, path: str) -> None:
         )
 
 
+def forget_api_secrets(server: ApiServer | None, secrets_path: str) -> None:
+    """Delete every secret a local GitHub or Kubernetes API server lists at ``secrets_path``,
+    through its own REST API (``GET`` the list, ``DELETE`` each by name)."""
+    if server is None:
+        return
+    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
+    listing = requests.get(f"{server.url}{secrets_path}", headers=headers, timeout=10).json()
+    names = [s["name"] for s in listing.get("secrets", [])]  # GitHub
+    names += [item["metadata"]["name"] for item in listing.get("items", [])]  # Kubernetes
+    for name in names:
+        requests.delete(f"{server.url}{secrets_path}/{name}", headers=headers, timeout=10)
+
+
 @contextmanager
 def example_destinations_emptied(airflow: RunningAirflow) -> Iterator[tuple]:
-    """The example's destinations and merge store, empty before and after: the standalone
-    Airflow of the session, and its servers, are shared with other tests."""
+    """The example's destinations (all four) and merge store, empty before and after: the
+    standalone Airflow of the session, and its servers, are shared with other tests."""
     servers = airflow.servers
     sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
     vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
@@ -209,6 +225,8 @@ def example_destinations_emptied(airflow: RunningAirflow) -> Iterator[tuple]:
         forget_secrets(sm, "staging/")
         for path in ("prod", "secretsync/merged"):
             forget_vault(vault, path)
+        forget_api_secrets(servers.github, f"/repos/{GITHUB_REPOSITORY}/actions/secrets")
+        forget_api_secrets(servers.kubernetes, f"/api/v1/namespaces/{KUBERNETES_NAMESPACE}/secrets")
 
     empty()
     try:

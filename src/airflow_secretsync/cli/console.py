@@ -90,9 +90,11 @@ def config_file(args: argparse.Namespace) -> str:
 def quiet_third_party_logs() -> None:
     """Lower :data:`QUIET_LOGGERS` through Airflow's ``[logging] namespace_levels``; call before
     Airflow is imported. Levels the user set there win."""
-    ours = " ".join(f"{name}={level}" for name, level in QUIET_LOGGERS.items())
-    theirs = os.environ.get(NAMESPACE_LEVELS, "")
-    os.environ[NAMESPACE_LEVELS] = f"{ours} {theirs}".strip()
+    theirs = dict(
+        item.split("=", 1) for item in os.environ.get(NAMESPACE_LEVELS, "").split() if "=" in item
+    )
+    levels = {**QUIET_LOGGERS, **theirs}  # idempotent: calling it again changes nothing
+    os.environ[NAMESPACE_LEVELS] = " ".join(f"{name}={level}" for name, level in levels.items())
 
 
 class ProgressHandler(logging.Handler):
