@@ -122,7 +122,7 @@ def test_one_run_uses_both_workers_and_syncs_every_destination(cluster) -> None:
     run_id = trigger(api, EXAMPLE, {})
     assert finished(api, EXAMPLE, run_id)["state"] == "success"
     executed = [ti for ti in task_instances(api, EXAMPLE, run_id) if ti["state"] == "success"]
-    assert len(executed) == 6
+    assert len(executed) == 10  # merge and sync of four destinations, merge.Base, report
     assert {ti["hostname"] for ti in executed} == set(WORKERS)
     sm, vault = clients(running)
     staging = read_aws(sm, "staging/")
@@ -134,9 +134,11 @@ def test_one_run_uses_both_workers_and_syncs_every_destination(cluster) -> None:
     assert {t["target"]: t["status"] for t in report["targets"]} == {
         "Staging": "success",
         "Production": "success",
+        "Ci": "success",
+        "Cluster": "success",
     }
-    assert report["summary"]["added"] == 6
-    assert report["summary"]["added"] == len(staging) + len(read_vault(vault, "prod"))
+    assert report["summary"]["added"] == 12  # three secrets in each of the four destinations
+    assert len(staging) + len(read_vault(vault, "prod")) == 6
 
 
 def test_two_runs_at_once_with_different_params_both_end_right(cluster) -> None:
@@ -156,6 +158,8 @@ def test_two_runs_at_once_with_different_params_both_end_right(cluster) -> None:
     assert [(t["target"], t["summary"]["modified"]) for t in staged["targets"]] == [
         ("Staging", 1),
         ("Production", 0),
+        ("Ci", 0),
+        ("Cluster", 0),
     ]
     previewed = report_of(api, EXAMPLE, preview_production)
     assert previewed["dry_run"] is True
