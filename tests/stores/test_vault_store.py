@@ -453,3 +453,16 @@ def test_kubernetes_auth_without_its_token_file_is_a_store_error(
     assert str(exc.value) == (
         f"Vault connection 'vault_k8s': cannot read {missing} (No such file or directory)"
     )
+
+
+def test_an_invalid_connection_never_quotes_its_fields(
+    factory, vault_conn_fields, airflow_conn, root
+) -> None:
+    """The hashicorp provider's error quotes the unknown auth type: a value pasted there by
+    mistake must not reach the message."""
+    extra = {**vault_conn_fields["extra"], "auth_type": CANARY}
+    conn_id = airflow_conn("vault_bad_auth", **{**vault_conn_fields, "extra": extra})
+    with pytest.raises(StoreError) as exc:
+        make_source(factory, root, connection_id=conn_id).list_secrets()
+    assert "Vault connection 'vault_bad_auth' is invalid" in str(exc.value)
+    assert CANARY not in str(exc.value)

@@ -91,6 +91,11 @@ class VaultConnection:
         self.client.adapter.close()
 
 
+#: What an invalid connection's error says instead of the provider's own text, which may quote
+#: the connection's fields (a pasted secret among them).
+CHECK_FIELDS = "check its type, host, auth fields and extra"
+
+
 def vault_failure(
     exc: BaseException, location: str, conn: VaultConnection, path: str | None = None
 ) -> StoreError:
@@ -139,7 +144,7 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
     except AirflowNotFoundException:
         raise undefined_connection("Vault", conn_id) from None
     except VaultError as exc:
-        raise StoreError(f"{where} is invalid: {exc.args[0] if exc.args else exc}") from None
+        raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
     try:
         client = hook.get_conn()
         client.auth.token.lookup_self()
@@ -260,4 +265,4 @@ def aws_client(
             f"{where}: cannot create a {service} client{assuming}: {aws_reason(exc)}"
         ) from None
     except (ValueError, TypeError, NotImplementedError) as exc:
-        raise StoreError(f"{where} is invalid: {exc}") from None
+        raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
