@@ -255,3 +255,30 @@ def test_rollback_refuses_what_changed_after_the_run(world, capsys) -> None:
     assert read_vault(world["vault"], f"{ns}/dest")["api"] == {"token": CANARY + "-api"}
     assert read_aws(world["sm"], f"{ns}/cloud/")["db"] == {"password": "changed-again"}
     assert read_aws(world["sm"], f"{ns}/cloud/")["api"] == {"token": CANARY + "-api"}
+
+
+def test_rollback_deletes_no_more_than_max_deletions(world, capsys) -> None:
+    """Rolling back a first run deletes what it created: bounded like a sync's deletions."""
+    ns = world["ns"]
+    report_path = world["tmp"] / "report.json"
+    report_path.write_text(json.dumps(run(world, capsys)))
+    before_aws = read_aws(world["sm"], f"{ns}/cloud/")
+    before_vault = read_vault(world["vault"], f"{ns}/dest")
+    assert len(before_aws) > 1
+    config = world["config"]
+    config.write_text(
+        config.read_text().replace(
+            "sync: {delete_orphans: true}", "sync: {delete_orphans: true, max_deletions: 1}"
+        )
+    )
+
+    code, out, _ = cli(
+        capsys, "rollback", str(report_path), "--config", str(config), "--output", "json"
+    )
+
+    assert code == 2
+    for target in json.loads(out)["targets"]:
+        assert target["status"] == "failed"
+        assert "more than max_deletions=1; nothing was written" in target["error"]
+    assert read_aws(world["sm"], f"{ns}/cloud/") == before_aws
+    assert read_vault(world["vault"], f"{ns}/dest") == before_vault

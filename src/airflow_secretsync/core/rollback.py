@@ -2,7 +2,9 @@
 
 Per secret: a modified secret gets its previous version's value back, a created one is deleted,
 a deleted one is restored, each only if it is still exactly what the run left (the version the
-run wrote, owned by the target); anything else is refused. Stores that cannot do it (see
+run wrote, owned by the target); anything else is refused. The secrets a rollback deletes are
+bounded by ``pipeline.sync.max_deletions``, like a sync's: over it, the target writes nothing.
+Stores that cannot do it (see
 :meth:`~airflow_secretsync.stores.base.DestinationStore.restore_version`) refuse each secret.
 """
 
@@ -52,6 +54,17 @@ def _undo_target(
     config: PipelineConfig, target: TargetReport, store: DestinationStore, dry_run: bool
 ) -> TargetReport:
     owner = owner_id(config.dag_id, target.target)
+    deletions = sum(1 for record in target.versions if UNDO[record.change_type] == "removed")
+    limit = config.pipeline.sync.max_deletions
+    if limit is not None and deletions > limit:
+        return TargetReport(
+            target=target.target,
+            status="failed",
+            error=(
+                f"rolling back would delete {deletions} secrets, more than "
+                f"max_deletions={limit}; nothing was written"
+            ),
+        )
     changes: list[Change] = []
     records: list[VersionRecord] = []
     refused: list[Refusal] = []
