@@ -143,6 +143,11 @@ class SecretSyncDagBuilder(StepSecrets):
     def build(self) -> DAG:
         """One DAG: ``dag:`` settings apply, ``dag_kwargs`` override them."""
         config = self.config
+        only = _running_task(self.dag_kwargs.get("dag_id", config.dag_id))
+        # the process that runs one task needs neither the docs panel nor the description
+        docs = (
+            {} if only else {"description": dag_description(config), "doc_md": dag_doc_md(config)}
+        )
         settings: dict[str, Any] = {
             "dag_id": config.dag_id,
             "schedule": config.dag.schedule,
@@ -151,13 +156,12 @@ class SecretSyncDagBuilder(StepSecrets):
             "catchup": False,
             "params": build_params(config),
             "default_args": _default_args(config),
-            "description": dag_description(config),
-            "doc_md": dag_doc_md(config),
+            **docs,
             **self.dag_kwargs,
         }
         params = settings.pop("params")
         with DAG(**settings) as dag:
-            add_pipeline_tasks(config, self, only=_running_task(dag.dag_id), graph=self.graph)
+            add_pipeline_tasks(config, self, only=only, graph=self.graph)
         dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
         dag.fileloc = _caller_file() or dag.fileloc
         return dag
