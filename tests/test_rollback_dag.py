@@ -82,11 +82,28 @@ def xcom(run, task_id: str) -> dict:
     return ti.xcom_pull(task_ids=task_id)
 
 
+def asset_events(run) -> list[tuple[str, dict]]:
+    """The asset events ``run`` emitted: (asset URI, extra)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent).where(
+                AssetEvent.source_dag_id == run.dag_id, AssetEvent.source_run_id == run.run_id
+            )
+        ).all()
+        return [(event.asset.uri, event.extra) for event in events]
+
+
 def targets_of(report: dict) -> dict[str, dict]:
     return {t["target"]: t for t in report["targets"]}
 
 
 def test_dry_run_by_default_then_rollback(pipeline, dag_file, vault_client, capsys) -> None:
+    from airflow_secretsync.airflow import target_asset
+
     ns, sm = pipeline["ns"], pipeline["sm"]
     pipeline_dag = PIPELINE_DAG.format(path=str(pipeline["path"]))
     rollback_dag = ROLLBACK_DAG.format(path=str(pipeline["path"]))
@@ -117,6 +134,14 @@ def test_dry_run_by_default_then_rollback(pipeline, dag_file, vault_client, caps
     )
     assert only.state == "success"
     assert list(targets_of(xcom(only, "rollback"))) == ["Staging"]
+    assert asset_events(only) == [
+        (
+            target_asset(pipeline["path"], "Staging").uri,
+            {"target": "Staging", "added": 0, "modified": 1, "removed": 1,
+             "names": ["app/db", "app/new"], "names_omitted": 0},
+        )
+    ]  # fmt: skip
+    assert asset_events(dry) == []
     assert read_aws(sm, f"{ns}/staging/") == before_aws
     assert read_vault(vault_client, f"{ns}/prod")["app/db"] == {"password": CANARY + "-2"}
 

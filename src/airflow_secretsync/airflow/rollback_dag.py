@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import DAG, BaseOperator, Context, DagRunState, Param
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_secretsync.airflow.assets import destination_alias, emit_destination_event
 from airflow_secretsync.airflow.dag_builder import _caller_file
 from airflow_secretsync.airflow.operators import PENDING_SUMMARY
 from airflow_secretsync.client_logging import quiet_client_loggers
@@ -76,6 +77,8 @@ class SecretSyncRollbackOperator(BaseOperator):
 
     Fails, writing nothing, when that run does not exist, has not ended or has no report; fails
     after pushing its report when a target failed or a secret was refused (as the CLI exits 2).
+    A rollback that succeeded emits each changed destination's asset event, as a sync does
+    (see :mod:`airflow_secretsync.airflow.assets`).
     ``run_settings`` and ``summary`` show in the Rendered Templates tab (names only).
     """
 
@@ -90,6 +93,8 @@ class SecretSyncRollbackOperator(BaseOperator):
         self.pipeline_dag_id = pipeline_dag_id
         self.run_settings = RUN_SETTINGS
         self.summary = PENDING_SUMMARY
+        self.destination_alias = destination_alias(self)
+        self.outlets = [*self.outlets, self.destination_alias]
 
     def execute(self, context: Context) -> dict[str, Any]:
         params = context["params"]
@@ -113,6 +118,10 @@ class SecretSyncRollbackOperator(BaseOperator):
             context["ti"].xcom_push(key="return_value", value=data)
             names = ", ".join(t.target for t in undone.failed)
             raise AirflowFailException(f"secretsync rollback: failed or refused in: {names}")
+        if not dry_run:
+            for target in undone.targets:
+                block = config.targets[target.target].destination
+                emit_destination_event(context, self.destination_alias, block, target)
         return data
 
     def run_report(self, context: Context, run_id: str) -> Report:
