@@ -164,6 +164,22 @@ def test_dry_run_by_default_then_rollback(pipeline, dag_file, vault_client, caps
     assert CANARY not in out + err
 
 
+def add_running_run(dag_id: str) -> str:
+    """A run of ``dag_id`` that has not ended, in the metadata database; its id."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.timezone import utcnow
+
+    run_id = unique("still-running-")
+    with create_session() as session:
+        session.add(
+            DagRun(
+                dag_id=dag_id, run_id=run_id, run_type="manual", state="running", run_after=utcnow()
+            )
+        )
+    return run_id
+
+
 def test_a_run_without_an_applied_change_is_a_clear_failure(
     pipeline, dag_file, vault_client, capsys
 ) -> None:
@@ -174,9 +190,11 @@ def test_a_run_without_an_applied_change_is_a_clear_failure(
     assert dry.state == "success"
     rollback_dag = ROLLBACK_DAG.format(path=str(pipeline["path"]))
     rollback_id = f"{pipeline['dag_id']}_rollback"
+    running = add_running_run(pipeline["dag_id"])
     cases = {
         dry.run_id: "the report records no applied change to roll back",
         "no-such-run": f"there is no run 'no-such-run' of DAG '{pipeline['dag_id']}'",
+        running: f"run '{running}' of DAG '{pipeline['dag_id']}' is running: roll it back once",
     }
     for run_id, message in cases.items():
         capsys.readouterr()
