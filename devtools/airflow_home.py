@@ -110,6 +110,15 @@ def latest_xcom(env: dict[str, str], dag_id: str, task_id: str) -> object:
     return json.loads(row[0] if isinstance(row[0], str) else row[0].decode())
 
 
+def latest_run_id(env: dict[str, str], dag_id: str) -> str | None:
+    """The run id of the newest run of ``dag_id`` (None if none)."""
+    with _metadata_db(env) as conn:
+        row = conn.execute(
+            "SELECT run_id FROM dag_run WHERE dag_id=? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
+    return None if row is None else row[0]
+
+
 def latest_task_states(env: dict[str, str], dag_id: str) -> dict[str, str]:
     """Task id -> state in the newest run of ``dag_id``."""
     with _metadata_db(env) as conn:

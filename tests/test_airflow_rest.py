@@ -55,10 +55,14 @@ class Api:
         raise AssertionError(f"timed out waiting for {path}")
 
 
-def trigger(api: Api, conf: dict[str, Any]) -> dict[str, Any]:
-    run = api.call("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
+def _quoted(run: dict[str, Any]) -> str:
+    return urllib.parse.quote(run["dag_run_id"])
+
+
+def trigger(api: Api, conf: dict[str, Any], dag_id: str = DAG_ID) -> dict[str, Any]:
+    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
     return api.wait_for(
-        f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}",
+        f"/api/v2/dags/{dag_id}/dagRuns/{_quoted(run)}",
         lambda r: r["state"] in ("success", "failed"),
     )
 
@@ -76,12 +80,12 @@ def triggered(api):
 
 
 def task_instances(api: Api, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    path = f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances"
+    path = f"/api/v2/dags/{run['dag_id']}/dagRuns/{_quoted(run)}/taskInstances"
     return {ti["task_id"]: ti for ti in api.call("GET", path)["task_instances"]}
 
 
 def task_log(api: Api, run: dict[str, Any], task_id: str) -> str:
-    base = f"/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances/{task_id}"
+    base = f"/api/v2/dags/{run['dag_id']}/dagRuns/{_quoted(run)}/taskInstances/{task_id}"
     return api.call("GET", f"{base}/logs/1?full_content=true", raw=True)[-4000:]
 
 
@@ -199,12 +203,8 @@ ROTATION_DAG = "secretsync_on_rotation"
 PRODUCTION_ASSET = "secretsync://vault/secret/prod"
 
 
-def _quoted(run: dict[str, Any]) -> str:
-    return urllib.parse.quote(run["dag_run_id"])
-
-
 def asset_events_of(api: Api, run: dict[str, Any]) -> list[dict[str, Any]]:
-    query = f"source_dag_id={DAG_ID}&source_run_id={_quoted(run)}"
+    query = f"source_dag_id={run['dag_id']}&source_run_id={_quoted(run)}"
     return api.call("GET", f"/api/v2/assets/events?{query}")["asset_events"]
 
 
@@ -278,3 +278,128 @@ def test_a_change_emits_the_destination_asset_and_triggers_the_downstream_dag(
     by_source = rotation_runs_by_source(api)
     assert zero["dag_run_id"] not in by_source  # nothing ever consumed an event of it
     assert canary not in json.dumps([event, removal, by_source])
+
+
+ROLLBACK_DAG = "secretsync_example_rollback"
+ROLLBACK_CANARIES = {f"v{n}": f"canary-rollback-{n}-5d1e08b3" for n in range(1, 6)}
+
+
+def xcom_of(api: Api, run: dict[str, Any], task_id: str) -> Any:
+    base = f"/api/v2/dags/{run['dag_id']}/dagRuns/{_quoted(run)}/taskInstances/{task_id}"
+    value = api.call("GET", f"{base}/xcomEntries/return_value")["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def test_the_rollback_dag_rolls_back_a_run(api, airflow_standalone) -> None:
+    """A run modifies one secret and creates one in Vault (Production) and AWS (Staging); the
+    rollback DAG, given that run's id, shows the rollback by default (writing nothing), then
+    restores the previous versions, deletes the created secrets and refuses the secret edited
+    by hand since. A wrong run id fails with a clear message and writes nothing."""
+    servers = airflow_standalone.servers
+    vault = hvac.Client(url=servers.vault.url, token=servers.vault.token)
+    sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
+    name, c = f"rollback-{os.getpid()}", ROLLBACK_CANARIES
+    selection = {"targets": ["Staging", "Production"]}
+    api.wait_for(f"/api/v2/dags/{ROLLBACK_DAG}", lambda dag: not dag.get("has_import_errors"))
+
+    def source(rel: str, value: str | None) -> None:
+        where = {"mount_point": "secret", "path": f"sources/platform/{name}/{rel}"}
+        if value is None:
+            vault.secrets.kv.v2.delete_metadata_and_all_versions(**where)
+        else:
+            vault.secrets.kv.v2.create_or_update_secret(secret={"token": value}, **where)
+
+    def destinations() -> dict[str, dict[str, Any]]:
+        return {
+            "Production": read_vault(vault, f"prod/{name}"),
+            "Staging": read_aws(sm, f"staging/{name}/"),
+        }
+
+    source("rotated", c["v1"])
+    source("edited", c["v2"])
+    try:
+        assert trigger(api, selection)["state"] == "success"
+        before = destinations()
+        source("rotated", c["v3"])
+        source("edited", c["v4"])
+        source("created", c["v5"])
+        run = trigger(api, selection)
+        assert run["state"] == "success"
+        after = destinations()
+        assert after["Staging"]["rotated"] == {"token": c["v3"]}
+
+        missing = {"logical_date": None, "conf": {"dry_run": False}}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            api.call("POST", f"/api/v2/dags/{ROLLBACK_DAG}/dagRuns", missing)
+        assert refused.value.code == 400  # run_id is required
+
+        dry = trigger(api, {"run_id": run["dag_run_id"]}, ROLLBACK_DAG)
+        assert dry["state"] == "success", task_log(api, dry, "rollback")
+        report = xcom_of(api, dry, "rollback")
+        assert report["dry_run"] is True
+        for target in report["targets"]:
+            assert sorted((ch["path"], ch["change_type"]) for ch in target["changes"]) == [
+                (f"{name}/created", "removed"),
+                (f"{name}/edited", "modified"),
+                (f"{name}/rotated", "modified"),
+            ]
+            assert "versions" not in target  # nothing done
+        assert destinations() == after
+
+        by_hand = {"token": "edited-by-hand"}
+        vault.secrets.kv.v2.create_or_update_secret(
+            mount_point="secret", path=f"prod/{name}/edited", secret=by_hand
+        )
+        sm.put_secret_value(SecretId=f"staging/{name}/edited", SecretString=json.dumps(by_hand))
+        real = trigger(api, {"run_id": run["dag_run_id"], "dry_run": False}, ROLLBACK_DAG)
+        assert real["state"] == "failed"  # something was refused
+        report = xcom_of(api, real, "rollback")
+        assert {t["target"] for t in report["targets"]} == {"Staging", "Production"}
+        for target in report["targets"]:
+            assert target["refused"] == [
+                {
+                    "path": f"{name}/edited",
+                    "change_type": "modified",
+                    "reason": "it changed since the run",
+                }
+            ]
+            assert target["summary"] == {
+                "added": 0, "removed": 1, "modified": 1, "unchanged": 0, "total": 2,
+            }  # fmt: skip
+            assert {v["path"] for v in target["versions"]} == {
+                f"{name}/created",
+                f"{name}/rotated",
+            }
+        for where, restored in destinations().items():
+            assert restored == {"rotated": before[where]["rotated"], "edited": by_hand}, where
+        log = task_log(api, real, "rollback")
+        assert "secretsync rollback: failed or refused in:" in log
+        assert asset_events_of(api, real) == []  # a failed task emits no event
+
+        bad = trigger(api, {"run_id": "manual__no-such-run", "dry_run": False}, ROLLBACK_DAG)
+        assert bad["state"] == "failed"
+        log = task_log(api, bad, "rollback")
+        assert (
+            "there is no run 'manual__no-such-run' of DAG 'secretsync_example'; nothing was written"
+        ) in log
+
+        seen = []
+        for rollback_run in (dry, real, bad):
+            for task_id, ti in task_instances(api, rollback_run).items():
+                base = (
+                    f"/api/v2/dags/{ROLLBACK_DAG}/dagRuns/{_quoted(rollback_run)}"
+                    f"/taskInstances/{task_id}"
+                )
+                seen.append(json.dumps(ti.get("rendered_fields")))
+                seen.append(json.dumps(api.call("GET", f"{base}/xcomEntries")))
+                logs = f"{base}/logs/{ti['try_number']}?full_content=true"
+                seen.append(api.call("GET", logs, raw=True))
+        text = "\n".join(seen)
+        assert f"{name}/rotated" in text  # the names were really read
+        for canary in c.values():
+            assert canary not in text
+    finally:
+        for rel in ("rotated", "edited", "created"):
+            source(rel, None)
+        assert trigger(api, selection)["state"] == "success"  # removes what this test synced
+    assert destinations() == {"Production": {}, "Staging": {}}

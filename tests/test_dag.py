@@ -209,6 +209,12 @@ def test_failing_target_fails_report_not_siblings(
     assert read_aws(aws_client("secretsmanager"), f"{ns}/staging/") == {
         "app/db": {"password": CANARY, "port": 2}
     }
+    report = report_xcom(run)  # pushed although the report failed: a rollback reads it
+    assert {t["target"]: t["status"] for t in report["targets"]} == {
+        "Staging": "success",
+        "Production": "failed",
+    }
+    assert [v["path"] for v in report["targets"][0]["versions"]] == ["app/db"]
 
 
 TASK_GROUP_DAG = """

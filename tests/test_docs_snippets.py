@@ -53,6 +53,7 @@ NOT_CODE = {"text"}
 CONFIG_KEYS = set(PipelineConfig.model_fields) - {"source_file"}
 NAMED_MAPS = {"connections", "sources", "targets", "step_secrets"}
 DAG_PARAMS = {"dry_run", "targets", "mode", "fail_on_changes"}
+ROLLBACK_PARAMS = {"run_id", "dry_run", "targets"}
 #: Where the docs' deployment paths live in this repository.
 PATH_ALIASES = {"/opt/airflow/dags/": f"{REPO}/dags/"}
 
@@ -354,13 +355,18 @@ def check_json(snippet: Snippet, workdir: Sandbox) -> None:
         check_connection("AIRFLOW_CONN_SNIPPET", snippet.code, snippet)
     elif isinstance(data, dict) and data and set(data) <= DAG_PARAMS:
         check_dag_run_conf(data, snippet)
+    elif isinstance(data, dict) and "run_id" in data and set(data) <= ROLLBACK_PARAMS:
+        check_dag_run_conf(data, snippet, rollback=True)
 
 
-def check_dag_run_conf(conf: dict, snippet: Snippet) -> None:
-    """A DAG run ``conf``: every value valid for the params of the context config's DAG."""
+def check_dag_run_conf(conf: dict, snippet: Snippet, rollback: bool = False) -> None:
+    """A DAG run ``conf``: every value valid for the params of the context config's DAG (its
+    rollback DAG's with ``rollback``)."""
     from airflow_secretsync.airflow.params import build_params
+    from airflow_secretsync.airflow.rollback_dag import rollback_params
 
-    params = build_params(parse_config(snippet.context_config, snippet.id))
+    config = parse_config(snippet.context_config, snippet.id)
+    params = rollback_params(config, config.dag_id) if rollback else build_params(config)
     for name, value in conf.items():
         params[name].resolve(value)  # raises ParamValidationError
 
@@ -586,6 +592,7 @@ BROKEN = {
     "test name": ("bash", ".venv/bin/pytest tests/test_compose.py::test_that_is_not_there\n"),
     "report": ("json", '{"dry_run": true, "summary": {}, "targets": [{"status": "ok"}]}\n'),
     "run conf": ("json", '{"dry_run": true, "targets": ["Staging", "Prod"]}\n'),
+    "rollback conf": ("json", '{"run_id": "manual__1", "targets": ["Base"]}\n'),
     "console": ("console", "secretsync validate pipeline.yaml\n"),
 }
 

@@ -14,6 +14,7 @@ import pytest
 from devtools.airflow_home import (
     airflow_home,
     dags_test,
+    latest_run_id,
     latest_task_states,
     latest_xcom,
 )
@@ -53,8 +54,8 @@ def example_env() -> Iterator[tuple[dict[str, str], object]]:
 
 def test_the_examples_are_the_ones_covered_here() -> None:
     assert sorted(example_dag_ids()) == [
-        "secretsync_example", "secretsync_example_step_secrets", "secretsync_on_rotation",
-        "step_secrets_example",
+        "secretsync_example", "secretsync_example_rollback", "secretsync_example_step_secrets",
+        "secretsync_on_rotation", "step_secrets_example",
     ]  # fmt: skip
 
 
@@ -83,6 +84,23 @@ def test_secretsync_example_dry_run_then_real_run(example_env) -> None:
     assert sorted(cluster) == ["app.api", "app.db", "smtp"]
     assert cluster["app.db"]["data"]["host"] == "db.internal"
     assert cluster["smtp"]["labels"]["app.kubernetes.io/managed-by"] == "airflow-secretsync"
+
+
+def test_rollback_example_shows_the_rollback_of_the_last_run(example_env) -> None:
+    """Dry run (its default) of rolling back the real run above: what it would delete, and
+    nothing written."""
+    env, servers = example_env
+    run_id = latest_run_id(env, "secretsync_example")
+    conf = {"run_id": run_id, "targets": ["Staging", "Production"]}
+    ok, output = dags_test(env, "secretsync_example_rollback", json.dumps(conf))
+    assert ok, output[-3000:]
+    report = latest_xcom(env, "secretsync_example_rollback", "rollback")
+    assert report["dry_run"] is True
+    assert {t["target"]: t["summary"]["removed"] for t in report["targets"]} == {
+        "Staging": 3, "Production": 3,
+    }  # fmt: skip
+    sm = boto3.client("secretsmanager", endpoint_url=servers.aws.url, region_name="us-east-1")
+    assert sorted(read_aws(sm, "staging/")) == ["app/api", "app/db", "smtp"]
 
 
 def test_step_secrets_example(example_env) -> None:

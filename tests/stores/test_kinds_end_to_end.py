@@ -160,6 +160,42 @@ def test_cli_first_run_zero_sum_and_dry_run(
     assert CANARY not in err
 
 
+def test_rollback_is_refused_per_target_before_any_request(
+    destination: Destination, vault_client, tmp_path, capsys
+) -> None:
+    """These kinds keep no version to go back to: the rollback refuses the target whole,
+    listing each secret, and sends the destination nothing (dry run or not)."""
+    ns = unique("e2e")
+    seed_vault(vault_client, f"{ns}/src", SOURCE)
+    config = write_config(
+        tmp_path, one_target(ns, destination.kind, destination.block(f"{destination.kind}_e2e"))
+    )
+    code, first, _ = run(capsys, config)
+    assert (code, summary(first)) == (0, (2, 0, 0, 0))
+    report_path = tmp_path / "report.json"
+    report_path.write_text(json.dumps(first))
+
+    destination.forget()
+    for dry_run in (["--dry-run"], []):
+        code = main(
+            ["rollback", str(report_path), "--config", str(config), "--output", "json", *dry_run]
+        )
+        out, err = capsys.readouterr()
+        assert code == 2
+        (target,) = json.loads(out)["targets"]
+        assert target["status"] == "failed"
+        assert target["error"].endswith(
+            ": rollback is not supported by this store kind; nothing was written"
+        )
+        assert sorted((r["path"], r["change_type"]) for r in target["refused"]) == [
+            ("app/db", "removed"), ("token", "removed"),
+        ]  # fmt: skip
+        assert target["summary"]["total"] == 0
+        assert CANARY not in out + err
+    assert destination.server.control("GET", "requests") == []  # not even a read
+    assert destination.contents() == EXPECTED[destination.kind]
+
+
 def test_two_destinations_of_one_kind_in_one_place_are_a_config_error(
     destination: Destination, tmp_path, capsys
 ) -> None:

@@ -1,5 +1,5 @@
-"""Airflow adapters: operators, the DAG builder, the task group form, step secrets and the
-destinations' assets."""
+"""Airflow adapters: operators, the DAG builder, the task group form, the rollback DAG, step
+secrets and the destinations' assets."""
 
 from airflow_secretsync.airflow.assets import target_asset
 from airflow_secretsync.airflow.dag_builder import (
@@ -12,6 +12,10 @@ from airflow_secretsync.airflow.operators import (
     SecretSyncReportOperator,
     SyncSecretsOperator,
 )
+from airflow_secretsync.airflow.rollback_dag import (
+    SecretSyncRollbackOperator,
+    build_rollback_dag,
+)
 from airflow_secretsync.airflow.step_secrets import (
     attach_step_secrets,
     task_step_secrets,
@@ -23,11 +27,13 @@ __all__ = [
     "MergeSecretsOperator",
     "SecretSyncDagBuilder",
     "SecretSyncReportOperator",
+    "SecretSyncRollbackOperator",
     "SecretSyncTaskGroup",
     "StepSecrets",
     "SyncSecretsOperator",
     "attach_step_secrets",
     "build_dag",
+    "build_rollback_dag",
     "target_asset",
     "task_step_secrets",
     "with_step_secrets",

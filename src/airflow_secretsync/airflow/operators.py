@@ -130,8 +130,9 @@ class SecretSyncReportOperator(_ConfigOperator):
     """Gather the sync tasks' reports into one (SPEC §4); runs whatever happened upstream.
 
     Its log starts with the one-line summary (``secretsync (dry run): ...``), its ``summary``
-    rendered field holds the whole report, its XCom the report as data. Fails when a target
-    failed, or when ``fail_on_changes`` is set and anything changed.
+    rendered field holds the whole report, its XCom the report as data (also when it fails: a
+    rollback reads it). Fails when a target failed, or when ``fail_on_changes`` is set and
+    anything changed.
     """
 
     ui_color = "#e6f4ea"
@@ -163,11 +164,15 @@ class SecretSyncReportOperator(_ConfigOperator):
         report = Report(dry_run=options.dry_run, targets=tuple(targets))
         self.summary = render_human(report)
         self.log.info("%s\n%s", render_compact(report), self.summary)
+        data = report.to_dict()
+        failure = None
         if report.failed:
-            names = ", ".join(t.target for t in report.failed)
-            raise AirflowFailException(f"secretsync: failed targets: {names}")
-        if context["params"].get("fail_on_changes") and report.has_changes:
-            raise AirflowFailException(
+            failure = f"secretsync: failed targets: {', '.join(t.target for t in report.failed)}"
+        elif context["params"].get("fail_on_changes") and report.has_changes:
+            failure = (
                 f"secretsync: fail_on_changes is set and {report.summary.changed} secrets changed"
             )
-        return report.to_dict()
+        if failure:
+            ti.xcom_push(key="return_value", value=data)  # a failed run can be rolled back too
+            raise AirflowFailException(failure)
+        return data

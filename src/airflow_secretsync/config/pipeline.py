@@ -29,6 +29,15 @@ def task_id(phase: Phase, target: str | None = None) -> str:
     return REPORT_TASK_ID if phase == "report" else f"{phase}.{target}"
 
 
+#: The one task of a pipeline's rollback DAG (see :func:`rollback_dag_id`).
+ROLLBACK_TASK_ID = "rollback"
+
+
+def rollback_dag_id(dag_id: str) -> str:
+    """The id of the rollback DAG generated for the pipeline DAG ``dag_id``."""
+    return f"{dag_id}_rollback"
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One generated task: its id, phase, target (None for ``report``) and upstream ids."""

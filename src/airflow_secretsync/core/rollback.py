@@ -4,11 +4,14 @@ Per secret: a modified secret gets its previous version's value back, a created 
 a deleted one is restored, each only if it is still exactly what the run left (the version the
 run wrote, owned by the target); anything else is refused. The secrets a rollback deletes are
 bounded by ``pipeline.sync.max_deletions``, like a sync's: over it, the target writes nothing.
-Stores that cannot do it (see
-:meth:`~airflow_secretsync.stores.base.DestinationStore.restore_version`) refuse each secret.
+A target whose destination kind cannot roll back (see
+:attr:`~airflow_secretsync.stores.base.DestinationStore.supports_rollback`) is refused whole,
+each of its secrets listed, before anything is read or written.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.core.diff import Change, ChangeType
@@ -23,19 +26,33 @@ UNDO: dict[str, ChangeType] = {"added": "removed", "modified": "modified", "remo
 
 
 def rollback(
-    config: PipelineConfig, report: Report, stores: StoreProvider, *, dry_run: bool = False
+    config: PipelineConfig,
+    report: Report,
+    stores: StoreProvider,
+    *,
+    dry_run: bool = False,
+    targets: Iterable[str] | None = None,
 ) -> Report:
-    """Undo what ``report`` applied; ``dry_run`` only checks and reports."""
-    if report.dry_run or not any(t.versions for t in report.targets):
+    """Undo what ``report`` applied (of ``targets`` only, when given); ``dry_run`` only checks
+    and reports."""
+    selected = report.targets
+    if targets is not None:
+        names = list(targets)
+        unknown = [name for name in names if name not in config.targets]
+        if unknown:
+            raise SecretSyncError(f"unknown targets: {', '.join(unknown)}")
+        selected = tuple(t for t in report.targets if t.target in names)
+    if report.dry_run or not any(t.versions for t in selected):
         raise SecretSyncError(
-            "the report records no applied change to roll back (a dry run, nothing applied, "
-            "or written by a version without rollback records)"
+            "the report records no applied change to roll back"
+            + (" for the selected targets" if targets is not None else "")
+            + " (a dry run, nothing applied, or written by a version without rollback records)"
         )
-    unknown = [t.target for t in report.targets if t.versions and t.target not in config.targets]
+    unknown = [t.target for t in selected if t.versions and t.target not in config.targets]
     if unknown:
         raise SecretSyncError(f"the report names targets not in the config: {', '.join(unknown)}")
     reports = []
-    for target in report.targets:
+    for target in selected:
         if not target.versions:
             continue
         try:
@@ -53,6 +70,14 @@ def rollback(
 def _undo_target(
     config: PipelineConfig, target: TargetReport, store: DestinationStore, dry_run: bool
 ) -> TargetReport:
+    if not store.supports_rollback:
+        reason = "rollback is not supported by this store kind"
+        return TargetReport(
+            target=target.target,
+            status="failed",
+            error=f"{store.description}: {reason}; nothing was written",
+            refused=tuple(Refusal(r.path, UNDO[r.change_type], reason) for r in target.versions),
+        )
     owner = owner_id(config.dag_id, target.target)
     deletions = sum(1 for record in target.versions if UNDO[record.change_type] == "removed")
     limit = config.pipeline.sync.max_deletions

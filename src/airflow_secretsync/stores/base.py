@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import StoreError
@@ -239,6 +239,10 @@ class DestinationStore(_Applies):
             raise failed.exception()  # type: ignore[misc]
 
     # -- rollback (optional: Vault and AWS implement it) --------------------------------------
+
+    #: Whether this kind implements the four methods below (a rollback refuses the target
+    #: whole, before any request, otherwise).
+    supports_rollback: ClassVar[bool] = False
 
     def current_version(self, path: str) -> tuple[str | None, str | None]:
         """The current version id of ``path`` and its recorded owner; ``(None, None)`` when it

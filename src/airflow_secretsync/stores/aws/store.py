@@ -93,6 +93,8 @@ class AwsSecretsStore(DestinationStore):
     ``tags``, ``recovery_window_days``, ``force_delete``) apply to writes and deletes.
     """
 
+    supports_rollback = True
+
     def __init__(
         self,
         client: BaseClient,

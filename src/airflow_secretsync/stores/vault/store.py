@@ -99,6 +99,8 @@ class VaultStore(DestinationStore, MergeStore):
     record.
     """
 
+    supports_rollback = True
+
     def __init__(
         self,
         connection: VaultConnection,
