@@ -282,3 +282,34 @@ def test_rollback_deletes_no_more_than_max_deletions(world, capsys) -> None:
         assert "more than max_deletions=1; nothing was written" in target["error"]
     assert read_aws(world["sm"], f"{ns}/cloud/") == before_aws
     assert read_vault(world["vault"], f"{ns}/dest") == before_vault
+
+
+def test_rollback_of_selected_targets_only(world, capsys) -> None:
+    ns = world["ns"]
+    run(world, capsys)
+    before_aws = read_aws(world["sm"], f"{ns}/cloud/")
+    put_vault(world, "src/db", {"password": "rotated"})
+    report_path = world["tmp"] / "report.json"
+    report_path.write_text(json.dumps(run(world, capsys)))
+
+    code, out, err = cli(
+        capsys, "rollback", str(report_path), "--config", str(world["config"]), "--targets", "Nope"
+    )
+    assert code == 2
+    assert "unknown targets: Nope" in out + err
+
+    code, out, _ = cli(
+        capsys,
+        "rollback",
+        str(report_path),
+        "--config",
+        str(world["config"]),
+        "--targets",
+        "Cloud",
+        "--output",
+        "json",
+    )
+    assert code == 0
+    assert [t["target"] for t in json.loads(out)["targets"]] == ["Cloud"]
+    assert read_aws(world["sm"], f"{ns}/cloud/") == before_aws
+    assert read_vault(world["vault"], f"{ns}/dest")["db"] == {"password": "rotated"}

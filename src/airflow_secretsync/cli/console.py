@@ -64,6 +64,17 @@ def add_command(
     return parser
 
 
+def add_targets_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--targets A,B`` (repeatable): ``args.targets`` is a list of names, or None."""
+    parser.add_argument(
+        "--targets",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        action="extend",
+        metavar="A,B",
+        help=help_text,
+    )
+
+
 def output_help(choices: tuple[str, ...]) -> str:
     """``--output`` help naming what each format is for."""
     return "report format: " + "; ".join(f"{name}: {OUTPUT_HELP[name]}" for name in choices)

@@ -8,7 +8,13 @@ import sys
 from rich.console import Console
 
 from airflow_secretsync.cli import COMMANDS, EXIT_CHANGES, EXIT_ERROR, EXIT_OK
-from airflow_secretsync.cli.console import add_command, config_file, logs_to_stderr, output_help
+from airflow_secretsync.cli.console import (
+    add_command,
+    add_targets_option,
+    config_file,
+    logs_to_stderr,
+    output_help,
+)
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import PipelineGraph
 from airflow_secretsync.core.engine import Engine, RunOptions
@@ -30,9 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Run merge and/or sync from a pipeline file and print the report.\n"
         "Exit code: 0 success, 1 changes found or applied (with --exit-code), 2 a target failed.",
     )
-    parser.add_argument(
-        "--targets", metavar="A,B", help="comma-separated targets (their ancestors are merged too)"
-    )
+    add_targets_option(parser, "comma-separated targets (their ancestors are merged too)")
     phase = parser.add_mutually_exclusive_group()
     phase.add_argument("--merge-only", action="store_true", help="run the merge phase only")
     phase.add_argument("--sync-only", action="store_true", help="sync from the merge store only")
@@ -73,11 +77,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(config_file(args))
     secrets = step_secrets(config, args.step_secret)
     mode = "merge-only" if args.merge_only else "sync-only" if args.sync_only else "full"
-    targets = (
-        tuple(t.strip() for t in args.targets.split(",") if t.strip()) if args.targets else None
-    )
     options = RunOptions(
-        dry_run=args.dry_run or config.pipeline.dry_run, mode=mode, targets=targets or None
+        dry_run=args.dry_run or config.pipeline.dry_run,
+        mode=mode,
+        targets=tuple(args.targets) if args.targets else None,
     )
     with logs_to_stderr():
         stores = StoreFactory(config)

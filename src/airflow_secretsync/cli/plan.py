@@ -7,7 +7,12 @@ import json
 from typing import Any
 
 from airflow_secretsync.cli import COMMANDS, EXIT_OK
-from airflow_secretsync.cli.console import add_command, config_file, output_help
+from airflow_secretsync.cli.console import (
+    add_command,
+    add_targets_option,
+    config_file,
+    output_help,
+)
 from airflow_secretsync.cli.durations import DEFAULT_EXPIRY, duration
 from airflow_secretsync.cli.validate import print_config_errors
 from airflow_secretsync.config import PipelineConfig, Plan, build_plan, load_config
@@ -25,13 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "With --out PLAN.json: read the stores like a dry run and write the per-target diff "
         "with the versions it saw, for 'secretsync apply' (exit 0, or 2 if a target failed).",
     )
-    parser.add_argument(
-        "--targets",
-        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
-        action="extend",
-        metavar="A,B",
-        help="comma-separated targets (their ancestors are merged too)",
-    )
+    add_targets_option(parser, "comma-separated targets (their ancestors are merged too)")
     parser.add_argument(
         "--output",
         choices=PLAN_OUTPUTS,
