@@ -87,6 +87,8 @@ def _target_header(target: TargetReport) -> str:
         return f"{name}: FAILED: {plain_text(target.error or '')}"
     if target.status == "skipped":
         return f"{name}: skipped"
+    if target.status in ("rejected", "timed_out"):
+        return f"{name}: {plain_text(target.error or target.status)}"
     return f"{name}: {_counts(target.summary)}"
 
 
