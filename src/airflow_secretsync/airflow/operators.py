@@ -181,15 +181,17 @@ class SecretSyncReportOperator(_ConfigOperator):
         report = Report(dry_run=options.dry_run, targets=tuple(targets))
         self.summary = render_human(report)
         self.log.info("%s\n%s", render_compact(report), self.summary)
+        problems = []
         if report.failed:
-            names = ", ".join(t.target for t in report.failed)
-            raise AirflowFailException(f"secretsync: failed targets: {names}")
-        timed_out = [t.target for t in report.targets if t.status == "timed_out"]
+            problems.append(f"failed targets: {', '.join(t.target for t in report.failed)}")
+        timed_out = [t.target for t in report.not_approved if t.status == "timed_out"]
         if timed_out:
-            raise AirflowFailException(
-                f"secretsync: no approval in time for targets: {', '.join(timed_out)} "
-                "(nothing was written to them)"
+            problems.append(
+                f"no approval in time for targets: {', '.join(timed_out)} (nothing was "
+                "written to them)"
             )
+        if problems:
+            raise AirflowFailException(f"secretsync: {'; '.join(problems)}")
         if context["params"].get("fail_on_changes") and report.has_changes:
             raise AirflowFailException(
                 f"secretsync: fail_on_changes is set and {report.summary.changed} secrets changed"

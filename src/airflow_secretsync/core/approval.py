@@ -51,7 +51,7 @@ def _code(text: str) -> str:
 def _keys(change: Change) -> str:
     keys = [f"+{k}" for k in change.keys_added] + [f"-{k}" for k in change.keys_removed]
     keys += [f"~{k}" for k in change.keys_modified]
-    return ", ".join(_code(k) for k in keys)
+    return ", ".join(_code(k) for k in keys) or "-"
 
 
 def request_text(entry: Mapping[str, Any], destination: str, timeout: str) -> tuple[str, str]:

@@ -177,6 +177,11 @@ class Report:
         return [t for t in self.targets if t.status == "failed"]
 
     @property
+    def not_approved(self) -> list[TargetReport]:
+        """Targets whose approval was rejected or timed out (nothing written to them)."""
+        return [t for t in self.targets if t.status in ("rejected", "timed_out")]
+
+    @property
     def has_changes(self) -> bool:
         return self.summary.changed > 0
 
