@@ -62,3 +62,22 @@ def test_a_timeout_is_reported_as_such() -> None:
     report = decided_report(ENTRY, Decision("timed_out"))
     assert (report.status, report.error) == ("timed_out", "approval timed out: nothing written")
     assert Decision.from_dict(report.to_dict()["approval"]) == Decision("timed_out")
+
+
+def test_a_direct_sync_of_a_target_needing_approval_writes_nothing() -> None:
+    from airflow_secretsync.config import parse_config
+    from airflow_secretsync.core.engine import NEEDS_APPROVAL, Engine, RunOptions
+    from tests.memory_store import MemoryStores
+
+    cfg = parse_config(
+        "version: 1\npipeline:\n  merge: {enabled: false}\n  sync: {approval: required}\n"
+        "sources:\n  a: {vault: {path: a}}\ntargets:\n  T: {imports: [a], vault: {path: t}}\n",
+        "p.yaml",
+    )
+    stores = MemoryStores(cfg)
+    stores.source("a").put("app/db", {"password": "CANARY-approval-1"})
+    report = Engine(cfg, stores, RunOptions()).sync_target("T")
+    assert (report.status, report.error, report.summary.added) == ("failed", NEEDS_APPROVAL, 1)
+    assert stores.destination("T").writes == 0
+    dry = Engine(cfg, stores, RunOptions(dry_run=True)).sync_target("T")
+    assert (dry.status, dry.summary.added) == ("success", 1)
