@@ -47,3 +47,26 @@ def test_inside_a_task_group_the_siblings_ids_carry_its_prefix() -> None:
         "secrets.plan.Approved",
         "secrets.approve.Approved",
     )
+
+
+def test_the_approve_task_gets_no_step_secrets() -> None:
+    from airflow_secretsync.config import load_config
+    from airflow_secretsync.step_secrets import StepSecrets
+
+    config = load_config(CONFIG)
+    with_secret = config.model_copy(
+        update={
+            "targets": {
+                **config.targets,
+                "Approved": config.targets["Approved"].model_copy(
+                    update={"step_secrets": {"TOKEN": "ref+env://TOKEN"}}
+                ),
+            }
+        }
+    )
+    tasks = StepSecrets.from_config(with_secret).get_step_secrets()
+    assert {t for t in tasks if t.endswith(".Approved")} == {
+        "merge.Approved",
+        "plan.Approved",
+        "sync.Approved",
+    }

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.exceptions import AirflowOptionalProviderFeatureException
 from airflow.sdk import DAG, BaseOperator, TaskGroup, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 
@@ -24,6 +25,7 @@ from airflow_secretsync.airflow.params import build_params
 from airflow_secretsync.airflow.step_secrets import apply_step_secrets
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import PipelineGraph, TaskSpec
+from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.step_secrets import StepSecrets
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
@@ -61,7 +63,13 @@ def _make_task(spec: TaskSpec, config: PipelineConfig, common: dict[str, Any]) -
     if spec.phase == "sync" and not config.needs_approval(target):
         return SyncSecretsOperator(target=target, **kwargs, **common)
     # human-in-the-loop operators need Airflow 3.1+: imported only by DAGs that use them
-    from airflow_secretsync.airflow import approval
+    try:
+        from airflow_secretsync.airflow import approval
+    except (ImportError, AirflowOptionalProviderFeatureException):
+        raise SecretSyncError(
+            f"target '{target}': approval: required needs Airflow 3.1 or later with the "
+            "standard provider (human-in-the-loop operators)"
+        ) from None
 
     settings = config.approval(target)
     if spec.phase == "plan":
