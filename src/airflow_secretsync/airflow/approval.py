@@ -17,8 +17,8 @@ from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_secretsync.airflow.operators import SyncSecretsOperator, _TargetOperator, open_stores
-from airflow_secretsync.config import parse_config
-from airflow_secretsync.config.loader import read_config_file
+from airflow_secretsync.airflow.params import run_options
+from airflow_secretsync.config.loader import load_config_and_bytes
 from airflow_secretsync.config.locations import destination_text
 from airflow_secretsync.config.pipeline import task_id
 from airflow_secretsync.core.approval import (
@@ -52,9 +52,8 @@ class PlanTargetOperator(_TargetOperator):
         self.approval_timeout_minutes = approval_timeout_minutes
 
     def execute(self, context: Context) -> dict[str, Any]:
-        config, options = self.effective_options(context)
-        raw = read_config_file(self.config_path)
-        config = parse_config(raw, self.config_path)
+        config, raw = load_config_and_bytes(self.config_path)
+        options = run_options(config, context["params"])
         expires_in = timedelta(minutes=self.approval_timeout_minutes) + PLAN_GRACE
         with open_stores(config) as stores:
             if not Engine(config, stores, options).syncs(self.target):
@@ -171,8 +170,7 @@ class ApplyApprovedPlanOperator(SyncSecretsOperator):
     ) -> TargetReport:
         if decision.outcome != "approved":
             return decided_report(entry, decision)
-        raw = read_config_file(self.config_path)
-        config = parse_config(raw, self.config_path)
+        config, raw = load_config_and_bytes(self.config_path)
         with open_stores(config) as stores:
             try:
                 (report,) = apply_plan(config, raw, plan, stores).targets
