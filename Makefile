@@ -43,7 +43,7 @@ airflow: install
 e2e: install
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(PY) -m pip install -q -r tests/e2e/requirements.txt
-	$(VENV)/bin/pytest tests/e2e/ui_check.py --timeout=900 $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/e2e/ui_check.py tests/e2e/approval_ui_check.py --timeout=900 $(PYTEST_ARGS)
 
 # A CeleryExecutor Airflow on Postgres and Redis with two workers (installs Debian's postgresql
 # and redis-server when missing).

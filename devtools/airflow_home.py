@@ -20,11 +20,18 @@ from devtools.paths import REPO
 from devtools.servers import LocalServers
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-DAGS_BUNDLE = {
-    "name": "dags-folder",
-    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-    "kwargs": {"path": str(REPO / "dags")},
-}
+
+
+def dags_bundle(folder: Path) -> dict[str, object]:
+    """The DAG bundle of a local folder, as Airflow's ``dag_bundle_config_list`` takes it."""
+    return {
+        "name": "dags-folder",
+        "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+        "kwargs": {"path": str(folder)},
+    }
+
+
+DAGS_BUNDLE = dags_bundle(REPO / "dags")
 
 
 def inherited_environ() -> dict[str, str]:

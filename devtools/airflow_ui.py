@@ -20,9 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.airflow_home import AIRFLOW, airflow_home
+from devtools.airflow_home import AIRFLOW, DAGS_BUNDLE, airflow_home, dags_bundle
 from devtools.isolated_servers import isolated_servers
-from devtools.paths import REPO
 from devtools.seed import seed_example
 from devtools.serve import how_to_use, stop_on_sigterm
 from devtools.servers import HOST, LocalServers, free_port
@@ -93,15 +92,7 @@ def standalone_env(home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__PARALLELISM": "8",  # LocalExecutor forks this many workers
         # only this repo's dags/ (even when started from a test session that adds bundles)
-        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(
-            [
-                {
-                    "name": "dags-folder",
-                    "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": str(REPO / "dags")},
-                }
-            ]
-        ),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps([DAGS_BUNDLE]),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
     }
@@ -168,15 +159,22 @@ def stop_process_group(process: subprocess.Popen, grace: float = 60) -> None:
 
 
 @contextmanager
-def local_airflow(port: int | None = None, timeout: float = 300) -> Iterator[RunningAirflow]:
+def local_airflow(
+    port: int | None = None, timeout: float = 300, dags: Path | None = None
+) -> Iterator[RunningAirflow]:
     """Seeded OpenBao, moto, GitHub and Kubernetes API servers of its own plus
-    ``airflow standalone``; all stop on exit."""
+    ``airflow standalone`` serving ``dags`` (default: the repo's ``dags/``); all stop on exit."""
     port = port or choose_port()
     with isolated_servers() as servers:
         seed_example(servers)
         with airflow_home(servers) as env:
             home = Path(env["AIRFLOW_HOME"])
             env.update(standalone_env(home, port))
+            if dags is not None:
+                env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+                env["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+                    [dags_bundle(dags)]
+                )
             log = home / "standalone.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.exceptions import AirflowOptionalProviderFeatureException
 from airflow.sdk import DAG, BaseOperator, TaskGroup, get_parsing_context
 from airflow.sdk.definitions.param import ParamsDict
 
@@ -23,7 +24,8 @@ from airflow_secretsync.airflow.operators import (
 from airflow_secretsync.airflow.params import build_params
 from airflow_secretsync.airflow.step_secrets import apply_step_secrets
 from airflow_secretsync.config import PipelineConfig, load_config
-from airflow_secretsync.config.pipeline import PipelineGraph
+from airflow_secretsync.config.pipeline import PipelineGraph, TaskSpec
+from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.step_secrets import StepSecrets
 
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
@@ -46,9 +48,51 @@ def _default_args(config: PipelineConfig) -> dict[str, Any]:
 
 _GROUP_TOOLTIPS = {
     "merge": "deep-merge sources into the merge store",
+    "plan": "diff targets that need approval into plans",
+    "approve": "approval requests (human in the loop)",
     "sync": "diff destinations and apply",
 }
-_OPERATORS = {"merge": MergeSecretsOperator, "sync": SyncSecretsOperator}
+
+
+def _make_task(spec: TaskSpec, config: PipelineConfig, common: dict[str, Any]) -> BaseOperator:
+    """The operator of one merge, plan, approve or sync task (its group gives the prefix)."""
+    target = str(spec.target)
+    kwargs: dict[str, Any] = {"task_id": target, "trigger_rule": TASK_TRIGGER_RULE}
+    if spec.phase == "merge":
+        return MergeSecretsOperator(target=target, **kwargs, **common)
+    if spec.phase == "sync" and not config.needs_approval(target):
+        return SyncSecretsOperator(target=target, **kwargs, **common)
+    # human-in-the-loop operators need Airflow 3.1+: imported only by DAGs that use them
+    try:
+        from airflow_secretsync.airflow import approval
+    except (ImportError, AirflowOptionalProviderFeatureException):
+        raise SecretSyncError(
+            f"target '{target}': approval: required needs Airflow 3.1 or later with the "
+            "standard provider (human-in-the-loop operators)"
+        ) from None
+
+    settings = config.approval(target)
+    if spec.phase == "plan":
+        minutes = settings.approval_timeout_minutes
+        return approval.PlanTargetOperator(
+            target=target, approval_timeout_minutes=minutes, **kwargs, **common
+        )
+    if spec.phase == "approve":
+        return approval.ApproveTargetOperator(
+            target=target,
+            approvers=list(settings.approvers),
+            approval_timeout_minutes=settings.approval_timeout_minutes,
+            **kwargs,
+        )
+    return approval.ApplyApprovedPlanOperator(target=target, **kwargs, **common)
+
+
+def _prefix_sibling_ids(task: BaseOperator, spec: TaskSpec) -> None:
+    """Give the ids of a task's plan/approve siblings the enclosing task group's prefix."""
+    prefix = task.task_id.removesuffix(spec.task_id)
+    for name in ("plan_task_id", "approve_task_id"):
+        if hasattr(task, name):
+            setattr(task, name, prefix + getattr(task, name))
 
 
 def add_pipeline_tasks(
@@ -58,9 +102,10 @@ def add_pipeline_tasks(
     graph: PipelineGraph | None = None,
 ) -> SecretSyncReportOperator | None:
     """Create the pipeline's tasks in the current DAG context: one operator per task of the
-    :class:`PipelineGraph` (``merge`` and ``sync`` task groups, then ``report``), one edge per
-    upstream id, with ``step_secrets`` (default: the config's) attached by task id relative to
-    the pipeline (``merge.<T>``, ``sync.<T>``, ``report``). Returns the report task.
+    :class:`PipelineGraph` (``merge``, ``plan``, ``approve`` and ``sync`` task groups, then
+    ``report``), one edge per upstream id, with ``step_secrets`` (default: the config's)
+    attached by task id relative to the pipeline (``merge.<T>``, ``sync.<T>``, ``report``...).
+    Returns the report task.
 
     ``only`` (a task id of the pipeline) creates that task alone, without edges: enough for
     the process that runs it, which needs neither its neighbours nor the edges (the scheduler
@@ -78,12 +123,8 @@ def add_pipeline_tasks(
             continue
         with TaskGroup(phase, tooltip=tooltip):
             for spec in specs:
-                tasks[spec.task_id] = _OPERATORS[phase](
-                    task_id=spec.target,
-                    target=spec.target,
-                    trigger_rule=TASK_TRIGGER_RULE,
-                    **common,
-                )
+                tasks[spec.task_id] = _make_task(spec, config, common)
+                _prefix_sibling_ids(tasks[spec.task_id], spec)
     (report_spec,) = graph.phase("report")
     report = None
     if wanted(report_spec):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -31,6 +32,17 @@ def run_description(dry_run_default: bool) -> str:
 
 
 PENDING_SUMMARY = "(filled in when the task has run)"
+
+
+@contextmanager
+def open_stores(config: PipelineConfig) -> Iterator[StoreFactory]:
+    """The config's stores, closed after; no request or response body at any log level."""
+    with quiet_client_loggers():
+        stores = StoreFactory(config)
+        try:
+            yield stores
+        finally:
+            stores.close()
 
 
 class _ConfigOperator(BaseOperator):
@@ -69,20 +81,14 @@ class _TargetOperator(_ConfigOperator):
         """The config, this run's options and what the engine's ``merge_target``/``sync_target``
         returned."""
         config, options = self.effective_options(context)
-        with quiet_client_loggers():  # no request or response body at any log level
-            stores = StoreFactory(config)
-            try:
-                engine = Engine(config, stores, options)
-                selected = engine.merges if action == "merge" else engine.syncs
-                if not selected(self.target):
-                    raise AirflowSkipException(
-                        f"target '{self.target}' is not selected for {action}"
-                    )
-                if action == "merge":
-                    return config, options, engine.merge_target(self.target)
-                return config, options, engine.sync_target(self.target)
-            finally:
-                stores.close()
+        with open_stores(config) as stores:
+            engine = Engine(config, stores, options)
+            selected = engine.merges if action == "merge" else engine.syncs
+            if not selected(self.target):
+                raise AirflowSkipException(f"target '{self.target}' is not selected for {action}")
+            if action == "merge":
+                return config, options, engine.merge_target(self.target)
+            return config, options, engine.sync_target(self.target)
 
 
 class MergeSecretsOperator(_TargetOperator):
@@ -112,11 +118,22 @@ class SyncSecretsOperator(_TargetOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         config, options, report = self.run_engine(context, "sync")
+        return self.finish(context, config, options, report)
+
+    def finish(
+        self, context: Context, config: PipelineConfig, options: RunOptions, report: TargetReport
+    ) -> dict[str, Any]:
+        """Show ``report``, push it as XCom and end the task by its status: a failed target
+        fails the task, a rejected or timed-out approval skips it (nothing was written)."""
         data = report.to_dict()
         whole = Report(dry_run=options.dry_run, targets=(report,))
         self.summary = render_human(whole)
-        if report.status == "failed":
+        if report.status != "success":
             context["ti"].xcom_push(key="return_value", value=data)
+        if report.status in ("rejected", "timed_out"):
+            self.log.info("%s", self.summary)
+            raise AirflowSkipException(f"target '{self.target}': {report.error}")
+        if report.status == "failed":
             message = f"sync of target '{self.target}' failed: {report.error}"
             raise SecretSyncError(message) if report.retryable else AirflowFailException(message)
         self.log.info("%s", self.summary)
@@ -131,8 +148,9 @@ class SecretSyncReportOperator(_ConfigOperator):
 
     Its log starts with the one-line summary (``secretsync (dry run): ...``), its ``summary``
     rendered field holds the whole report, its XCom the report as data (also when it fails: a
-    rollback reads it). Fails when a target failed, or when ``fail_on_changes`` is set and
-    anything changed.
+    rollback reads it). Fails when a target failed, when a target's approval timed out, or when
+    ``fail_on_changes`` is set and anything changed (a rejected target does not fail it: a
+    person decided).
     """
 
     ui_color = "#e6f4ea"
@@ -165,10 +183,17 @@ class SecretSyncReportOperator(_ConfigOperator):
         self.summary = render_human(report)
         self.log.info("%s\n%s", render_compact(report), self.summary)
         data = report.to_dict()
-        failure = None
+        problems = []
         if report.failed:
-            failure = f"secretsync: failed targets: {', '.join(t.target for t in report.failed)}"
-        elif context["params"].get("fail_on_changes") and report.has_changes:
+            problems.append(f"failed targets: {', '.join(t.target for t in report.failed)}")
+        timed_out = [t.target for t in report.not_approved if t.status == "timed_out"]
+        if timed_out:
+            problems.append(
+                f"no approval in time for targets: {', '.join(timed_out)} (nothing was "
+                "written to them)"
+            )
+        failure = f"secretsync: {'; '.join(problems)}" if problems else None
+        if not failure and context["params"].get("fail_on_changes") and report.has_changes:
             failure = (
                 f"secretsync: fail_on_changes is set and {report.summary.changed} secrets changed"
             )

@@ -68,6 +68,7 @@ def check_document(doc: YamlDocument, file_stem: str | None) -> list[Problem]:
             for problem in _one_store(body, ("sources", name), "source")
         ),
         *(problem for name, body in targets.items() for problem in _target(name, body)),
+        *_approval(data, targets),
         *graph_problems(sources, edges),
         *_step_secret_references(data),
         *overlap_problems(data, targets, doc),
@@ -179,6 +180,32 @@ def _target(name: str, body: dict[str, Any]) -> Iterator[Problem]:
     yield from _env_references(_dict(body.get("step_secrets")), (*loc, "step_secrets"))
 
 
+def _approval(data: dict[str, Any], targets: dict[str, dict[str, Any]]) -> Iterator[Problem]:
+    """Approval keys on a target that asks for no approval, or ``approval: required`` on a
+    target without a destination, are mistakes (they would silently do nothing)."""
+    default = _dict(_dict(data.get("pipeline")).get("sync")).get("approval", "none")
+    for name, body in targets.items():
+        approval = body.get("approval", default)
+        if approval == "none":
+            for key in ("approvers", "approval_timeout_minutes"):
+                if key in body:
+                    yield Problem(
+                        ("targets", name, key),
+                        f"has no effect: target '{name}' needs no approval (set 'approval: "
+                        "required' on the target or under pipeline.sync)",
+                        at_key=True,
+                    )
+        elif (
+            approval == "required"
+            and "approval" in body
+            and not any(body.get(kind) is not None for kind in kinds_for("destination"))
+        ):
+            yield Problem(
+                ("targets", name, "approval"),
+                f"target '{name}' has no destination, so there is nothing to approve",
+            )
+
+
 def _env_references(secrets: dict[str, Any], loc: Loc) -> Iterator[Problem]:
     """``{ENV_NAME: reference}``: valid variable names, references that parse."""
     for env_name, reference in secrets.items():
@@ -225,6 +252,8 @@ def task_problems(config: PipelineConfig) -> list[Problem]:
 
 def _unknown_task(task: str, graph: PipelineGraph, config: PipelineConfig) -> str:
     phase, _, target = task.partition(".")
+    if phase in ("plan", "approve") and target in config.targets:
+        return f"target '{target}' needs no approval, so there is no task '{task}'"
     if phase in ("merge", "sync") and target in config.targets:
         if phase == "sync" and config.targets[target].destination is None:
             reason = f"target '{target}' has no destination"

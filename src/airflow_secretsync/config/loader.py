@@ -27,13 +27,19 @@ MAX_CONFIG_BYTES = 1024 * 1024
 def load_config(path: str | os.PathLike[str]) -> PipelineConfig:
     """Read and validate the pipeline file at ``path`` (a file loaded before with the same
     content comes from :mod:`~airflow_secretsync.config.cache`)."""
+    return load_config_and_bytes(path)[0]
+
+
+def load_config_and_bytes(path: str | os.PathLike[str]) -> tuple[PipelineConfig, bytes]:
+    """:func:`load_config` and the exact bytes it was parsed from (a plan's config identity
+    is their hash)."""
     raw = read_config_file(path)
     cached = read_cached(raw, Path(path))
     if cached is not None:
-        return cached
+        return cached, raw
     config = parse_config(raw, path)
     write_cached(raw, config)
-    return config
+    return config, raw
 
 
 def read_config_file(path: str | os.PathLike[str]) -> bytes:

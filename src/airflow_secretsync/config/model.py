@@ -46,7 +46,28 @@ class MergeSettings(_Model):
     parallel: int = Field(default=4, ge=1)
 
 
-class SyncSettings(_Model):
+Approval = Literal["none", "required"]
+#: How long an approval request waits for a response by default (24 hours).
+DEFAULT_APPROVAL_TIMEOUT_MINUTES = 24 * 60
+
+
+class ApprovalSettings(_Model):
+    """Whether a target's sync waits for a person's approval in the Airflow UI (SPEC §10):
+    ``approval: required`` makes it plan -> approve -> sync. Set under ``pipeline.sync`` (the
+    default of every target) and per target (overrides it, key by key)."""
+
+    approval: Approval | None = None
+    #: How long the request waits; no response by then means nothing is written.
+    approval_timeout_minutes: float | None = Field(default=None, gt=0)
+    #: Airflow user ids allowed to respond (HITL ``assigned_users``); empty: any user with
+    #: permission to respond to the DAG's human-in-the-loop requests.
+    approvers: NameList | None = None
+
+
+class SyncSettings(ApprovalSettings):
+    approval: Approval = "none"
+    approval_timeout_minutes: float = Field(default=DEFAULT_APPROVAL_TIMEOUT_MINUTES, gt=0)
+    approvers: NameList = Field(default_factory=list)
     enabled: bool = True
     parallel: int = Field(default=8, ge=1)
     delete_orphans: bool = False
@@ -146,9 +167,9 @@ MergeStoreConfig = create_model(
 )
 
 
-class _TargetBase(_StoreChoice):
-    """A target: what it inherits and imports, filters, and an optional destination (one key
-    per destination kind)."""
+class _TargetBase(_StoreChoice, ApprovalSettings):
+    """A target: what it inherits and imports, filters, an optional destination (one key
+    per destination kind) and its approval settings (None: the pipeline's)."""
 
     role: ClassVar[Role] = "destination"
 
@@ -232,6 +253,19 @@ class PipelineConfig(_Model):
         if self.pipeline.merge.enabled and self.merge_store is None:
             raise ValueError(MERGE_STORE_MISSING)
         return self
+
+    def approval(self, target: str) -> SyncSettings:
+        """``target``'s effective approval settings: its own keys, the pipeline's otherwise."""
+        body = self.targets[target]
+        own = {key: getattr(body, key) for key in ApprovalSettings.model_fields}
+        return self.pipeline.sync.model_copy(
+            update={key: value for key, value in own.items() if value is not None}
+        )
+
+    def needs_approval(self, target: str) -> bool:
+        """Whether ``target``'s sync waits for an approval (it must have a destination)."""
+        body = self.targets[target]
+        return body.destination is not None and self.approval(target).approval == "required"
 
     @property
     def dag_id(self) -> str:

@@ -18,14 +18,14 @@ from airflow_secretsync.config.graph import Contribution, Plan, TargetGraph, bui
 if TYPE_CHECKING:
     from airflow_secretsync.config.model import PipelineConfig
 
-Phase = Literal["merge", "sync", "report"]
-PHASES: tuple[Phase, ...] = ("merge", "sync", "report")
+Phase = Literal["merge", "plan", "approve", "sync", "report"]
+PHASES: tuple[Phase, ...] = ("merge", "plan", "approve", "sync", "report")
 REPORT_TASK_ID = "report"
 
 
 def task_id(phase: Phase, target: str | None = None) -> str:
     """The id of a generated task, relative to its DAG or task group (``merge.<T>``,
-    ``sync.<T>``, ``report``)."""
+    ``plan.<T>``, ``approve.<T>``, ``sync.<T>``, ``report``)."""
     return REPORT_TASK_ID if phase == "report" else f"{phase}.{target}"
 
 
@@ -52,6 +52,10 @@ class TaskSpec:
 class PipelineGraph:
     """The tasks of one pipeline, in run order (merge levels, then syncs, then report).
 
+    A target whose config says ``approval: required`` syncs in three tasks: ``plan.<T>`` (the
+    diff, as a plan) -> ``approve.<T>`` (a person approves it) -> ``sync.<T>`` (applies exactly
+    that plan); any other target in one, ``sync.<T>``.
+
     ``plan`` is the run plan of the selection it was built for (every target by default);
     ``tasks`` always describe the whole pipeline, whatever the selection, since the DAG holds
     every task and a run skips the unselected ones.
@@ -77,7 +81,12 @@ class PipelineGraph:
         if config.pipeline.sync.enabled:
             for name in full.sync_targets:
                 upstream = (merge_ids[name],) if name in merge_ids else ()
-                specs.append(TaskSpec(task_id("sync", name), "sync", name, upstream))
+                phases: tuple[Phase, ...] = ("sync",)
+                if config.needs_approval(name):
+                    phases = ("plan", "approve", "sync")
+                for phase in phases:
+                    specs.append(TaskSpec(task_id(phase, name), phase, name, upstream))
+                    upstream = (task_id(phase, name),)
         report = TaskSpec(task_id("report"), "report", None, tuple(s.task_id for s in specs))
         plan = full if selection is None else build_plan(config, selection, targets)
         return cls(plan=plan, tasks=(*specs, report), targets=targets)
@@ -100,6 +109,10 @@ class PipelineGraph:
     def phase(self, phase: Phase) -> tuple[TaskSpec, ...]:
         """The tasks of one phase, in run order."""
         return tuple(spec for spec in self.tasks if spec.phase == phase)
+
+    def needs_approval(self, target: str) -> bool:
+        """Whether ``target`` syncs through ``plan.<T>`` -> ``approve.<T>`` -> ``sync.<T>``."""
+        return task_id("approve", target) in self
 
     def contributions(self, target: str) -> tuple[Contribution, ...]:
         """What ``desired(target)`` merges, in order: parents, then imports (later wins)."""

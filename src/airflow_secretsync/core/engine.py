@@ -52,6 +52,14 @@ class RunOptions:
     targets: tuple[str, ...] | None = None
 
 
+#: Why a direct sync (``secretsync pipeline``) of a target with ``approval: required`` and
+#: changes writes nothing: its changes go through an approved plan.
+NEEDS_APPROVAL = (
+    "approval: required: changes are applied only once approved (the DAG's approval request, "
+    "or a reviewed plan: 'secretsync plan --out' then 'secretsync apply'); nothing was written"
+)
+
+
 def error_text(exc: BaseException) -> str:
     """A value-free description: our own errors carry safe messages, others only their type."""
     if isinstance(exc, SecretSyncError):
@@ -300,6 +308,13 @@ class Engine:
     ) -> TargetReport:
         destination, diff = self.diff_target(target)
         refusal = self.refusal(target, diff, earlier_writes=bool(attempted))
+        if (
+            refusal is None
+            and not self.options.dry_run
+            and self.config.needs_approval(target)
+            and any(c.change_type != "unchanged" for c in diff.changes)
+        ):
+            refusal = NEEDS_APPROVAL
         records: list[VersionRecord] = []
         if refusal is None and not self.options.dry_run:
             done: set[str] = set()

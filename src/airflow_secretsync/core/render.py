@@ -87,6 +87,8 @@ def _target_header(target: TargetReport) -> str:
         return f"{name}: FAILED: {plain_text(target.error or '')}"
     if target.status == "skipped":
         return f"{name}: skipped"
+    if target.status in ("rejected", "timed_out"):
+        return f"{name}: {plain_text(target.error or target.status)}"
     return f"{name}: {_counts(target.summary)}"
 
 
@@ -95,9 +97,11 @@ def _outcome(report: Report) -> str:
     changed = report.summary.changed
     done = "pending" if report.dry_run else "applied"
     failed = f", {plural(len(report.failed), 'target')} failed" if report.failed else ""
+    if report.not_approved:
+        failed += f", {plural(len(report.not_approved), 'target')} not approved"
     if changed:
         return f"Changes: {changed} {done}{failed}"
-    if report.failed:
+    if failed:
         return f"No changes {done}{failed}"
     return "Zero-sum: no changes"
 
@@ -130,6 +134,8 @@ def render_github(report: Report) -> str:
         lines.append("::endgroup::")
         if target.status == "failed":
             lines.append(f"::error title={title}::{github_data(target.error or '')}")
+        elif target.status in ("rejected", "timed_out"):
+            lines.append(f"::warning title={title}::{github_data(target.error or '')}")
         elif target.summary.changed and report.dry_run:
             lines.append(f"::warning title={title}::{target.summary.changed} change(s) pending")
     lines.append(f"::notice title=secretsync::{github_data(render_compact(report))}")
@@ -161,6 +167,8 @@ def render_compact(report: Report) -> str:
         f"secretsync{mode}: {plural(len(report.targets), 'target')}, +{s.added} ~{s.modified}"
         f" -{s.removed} ={s.unchanged} ({s.total} total), {len(report.failed)} failed"
     )
+    if report.not_approved:
+        line += f", {len(report.not_approved)} not approved"
     if report.failed:
         line += ": " + "; ".join(f"{t.target}: {t.error}" for t in report.failed)
     return line

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from airflow_secretsync.core.diff import Change, ChangeType
 
-Status = Literal["success", "failed", "skipped"]
+#: ``rejected`` / ``timed_out``: a target whose approval (SPEC §10) was refused or never came.
+Status = Literal["success", "failed", "skipped", "rejected", "timed_out"]
 COUNTED = ("added", "removed", "modified", "unchanged")
 
 
@@ -102,6 +103,9 @@ class TargetReport:
     versions: tuple[VersionRecord, ...] = ()
     #: Secrets left alone because they changed since a plan or a run (apply, rollback).
     refused: tuple[Refusal, ...] = ()
+    #: The approval decision of a target that needs one: ``decision`` (approved, rejected,
+    #: timed_out), ``by`` (the responder's name, None on timeout), ``at`` (ISO time).
+    approval: Mapping[str, str | None] | None = None
 
     @classmethod
     def from_changes(
@@ -138,6 +142,8 @@ class TargetReport:
             data["versions"] = [v.to_dict() for v in self.versions]
         if self.refused:
             data["refused"] = [r.to_dict() for r in self.refused]
+        if self.approval is not None:
+            data["approval"] = dict(self.approval)
         return data
 
     @classmethod
@@ -151,6 +157,7 @@ class TargetReport:
             changes=tuple(Change.from_dict(c) for c in data.get("changes", ())),
             versions=tuple(VersionRecord.from_dict(v) for v in data.get("versions", ())),
             refused=tuple(Refusal.from_dict(r) for r in data.get("refused", ())),
+            approval=data.get("approval"),
         )
 
 
@@ -168,6 +175,11 @@ class Report:
     @property
     def failed(self) -> list[TargetReport]:
         return [t for t in self.targets if t.status == "failed"]
+
+    @property
+    def not_approved(self) -> list[TargetReport]:
+        """Targets whose approval was rejected or timed out (nothing written to them)."""
+        return [t for t in self.targets if t.status in ("rejected", "timed_out")]
 
     @property
     def has_changes(self) -> bool:

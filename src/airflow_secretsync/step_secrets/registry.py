@@ -47,11 +47,12 @@ class StepSecrets:
     @classmethod
     def from_config(cls, config: PipelineConfig, graph: PipelineGraph | None = None) -> StepSecrets:
         """The config's step secrets per generated task: a target's ``step_secrets`` apply to
-        its ``merge.<T>`` and ``sync.<T>`` tasks; top-level ``step_secrets[task_id]`` entries
+        its ``merge.<T>``, ``plan.<T>`` and ``sync.<T>`` tasks (not to ``approve.<T>``, which
+        reads no store); top-level ``step_secrets[task_id]`` entries
         beat them name by name. ``graph``: the config's, when the caller has built it."""
         registry = cls()
         for task in (graph or PipelineGraph.from_config(config)).tasks:
-            if task.target is not None:
+            if task.target is not None and task.phase != "approve":
                 for name, reference in config.targets[task.target].step_secrets.items():
                     registry.add_step_secret(task.task_id, name, reference)
         for task_id, entries in config.step_secrets.items():
