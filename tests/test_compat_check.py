@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.compat import airflow_changes, main
+from devtools.compat import airflow_changes, lowest_providers, main
 
 AIRFLOW = version("apache-airflow")
 
@@ -54,3 +54,13 @@ def test_another_package_passes_the_check(tmp_path, capsys) -> None:
 def test_another_airflow_version_fails_the_check() -> None:
     with pytest.raises(SystemExit, match=f"apache-airflow {AIRFLOW} is installed, not 0.0.1"):
         main(["0.0.1"])
+
+
+def test_lowest_providers_are_the_declared_bounds_of_the_imported_providers() -> None:
+    names = {pin.split("==")[0] for pin in lowest_providers()}
+    assert names == {
+        "apache-airflow-providers-amazon",  # AWS and S3 stores
+        "apache-airflow-providers-hashicorp",  # Vault stores
+        "apache-airflow-providers-standard",  # approvals
+    }
+    assert all(pin.split("==")[1] for pin in lowest_providers())
