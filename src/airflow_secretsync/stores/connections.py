@@ -154,11 +154,12 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
         raise StoreError(
             f"{where}: cannot read {exc.filename or 'a credentials file'} ({exc.strerror})"
         ) from None
-    except (Forbidden, Unauthorized):
-        raise StoreError(
-            f"{where}: Vault at {url} rejected the credentials (authentication failed)"
-        ) from None
     except VaultError as exc:  # e.g. an AppRole / Kubernetes login refused
+        # a bare VaultError is the hashicorp provider's own "not authenticated" check
+        if isinstance(exc, Forbidden | Unauthorized) or type(exc) is VaultError:
+            raise StoreError(
+                f"{where}: Vault at {url} rejected the credentials (authentication failed)"
+            ) from None
         raise StoreError(f"{where}: Vault at {url} answered {vault_reason(exc)}") from None
     return VaultConnection(conn_id=conn_id, url=url, client=client)
 
