@@ -7,11 +7,11 @@ import argparse
 from airflow_secretsync.cli import COMMANDS
 from airflow_secretsync.cli.change_control import (
     print_report,
-    read_config,
     read_document,
     with_stores,
 )
 from airflow_secretsync.cli.console import command_parser, output_help
+from airflow_secretsync.config.loader import load_config_and_bytes
 from airflow_secretsync.core.plans import apply_plan, check_plan
 from airflow_secretsync.core.render import OUTPUT_FORMATS
 
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     plan = read_document(args.plan, "plan")
-    config, raw = read_config(args.config or str(plan.get("config", "")))
+    config, raw = load_config_and_bytes(args.config or str(plan.get("config", "")))
     check_plan(plan, raw)  # before opening any store
     report = with_stores(config, lambda stores: apply_plan(config, raw, plan, stores))
     return print_report(report, args.output)

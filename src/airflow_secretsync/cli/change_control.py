@@ -1,5 +1,5 @@
-"""What ``plan --out``, ``apply`` and ``rollback`` share: reading the config with its bytes,
-reading a plan or report file, running against the stores and printing a report."""
+"""What ``plan --out``, ``apply`` and ``rollback`` share: reading a plan or report file,
+running against the stores and printing a report."""
 
 from __future__ import annotations
 
@@ -11,18 +11,11 @@ from typing import Any
 
 from airflow_secretsync.cli import EXIT_ERROR, EXIT_OK
 from airflow_secretsync.cli.console import logs_to_stderr
-from airflow_secretsync.config import PipelineConfig, parse_config
-from airflow_secretsync.config.loader import read_config_file
+from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.core.render import render
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.errors import SecretSyncError
 from airflow_secretsync.stores.factory import StoreFactory
-
-
-def read_config(path: str) -> tuple[PipelineConfig, bytes]:
-    """The config and the exact bytes it was parsed from (its identity is their hash)."""
-    raw = read_config_file(path)
-    return parse_config(raw, path), raw
 
 
 def read_document(path: str, what: str) -> dict[str, Any]:

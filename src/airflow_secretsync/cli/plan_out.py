@@ -8,15 +8,16 @@ import sys
 from pathlib import Path
 
 from airflow_secretsync.cli import EXIT_ERROR, EXIT_OK
-from airflow_secretsync.cli.change_control import read_config, with_stores
+from airflow_secretsync.cli.change_control import with_stores
 from airflow_secretsync.cli.console import config_file
+from airflow_secretsync.config.loader import load_config_and_bytes
 from airflow_secretsync.core.plans import make_plan, plan_report
 from airflow_secretsync.core.render import plain_text, render
 from airflow_secretsync.errors import SecretSyncError
 
 
 def write_plan(args: argparse.Namespace) -> int:
-    config, raw = read_config(config_file(args))
+    config, raw = load_config_and_bytes(config_file(args))
     plan = with_stores(
         config,
         lambda stores: make_plan(
