@@ -57,13 +57,13 @@ cluster: install cluster-deps
 test-cluster: install cluster-deps
 	$(VENV)/bin/pytest tests/cluster -m cluster $(PYTEST_ARGS)
 
-# The core, config, DAG and secrets-backend tests on the lowest supported Airflow, in a venv of
-# its own, installed with that release's constraints (devtools/constraints: docs/compatibility.md).
+# The core, config, DAG, secrets-backend and approval tests on the lowest supported Airflow, in
+# a venv of its own, installed with that release's constraints (devtools/constraints: docs/compatibility.md).
 COMPAT_VENV        ?= .venv-compat
 COMPAT_AIRFLOW     ?= 3.2.2
 COMPAT_CONSTRAINTS ?= devtools/constraints/airflow-$(COMPAT_AIRFLOW).txt
 COMPAT_TESTS       ?= tests/core tests/config tests/test_dag.py tests/test_secrets_backend.py \
-                      tests/test_compat_check.py
+                      tests/test_compat_check.py tests/test_approval_rest.py
 # then again with the providers at the lower bounds pyproject.toml declares
 COMPAT_PROVIDER_TESTS ?= tests/stores/test_vault_store.py tests/stores/test_aws_store.py \
                       tests/stores/test_s3_store.py tests/stores/test_factory.py tests/test_secrets_backend.py

@@ -56,14 +56,18 @@ def requests_of(api: Api, run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {d["task_instance"]["task_id"]: d for d in details}
 
 
+#: A task waiting for a response: ``awaiting_input`` from Airflow 3.3, ``deferred`` (to the
+#: triggerer) before.
+WAITING = ("awaiting_input", "deferred")
+
+
 def awaiting(api: Api, run: dict[str, Any], task_ids: set[str]) -> dict[str, dict[str, Any]]:
     """Wait until every task of ``task_ids`` waits for a response; their requests."""
 
     def ready(_: Any) -> bool:
         found = requests_of(api, run)
         return all(
-            found.get(t, {}).get("task_instance", {}).get("state") == "awaiting_input"
-            for t in task_ids
+            found.get(t, {}).get("task_instance", {}).get("state") in WAITING for t in task_ids
         )
 
     api.wait_for(run_path(run), ready)
