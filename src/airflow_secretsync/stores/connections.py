@@ -10,10 +10,12 @@ from the amazon provider's hooks (the connection's credentials, ``endpoint_url``
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_secretsync.errors import StoreError, require_extra
 from airflow_secretsync.stores.server_errors import aws_reason, vault_reason
@@ -195,10 +197,50 @@ def _relogin_adapter_class() -> type:
     return ReloginAdapter
 
 
-def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict[str, Any]:
-    """``timeout`` and a ``session`` with bounded retries and a pool of ``pool_size``
-    connections, unless the connection sets them."""
+@functools.cache
+def _environment_once_session_class() -> type:
     from requests import Session
+    from requests.utils import get_environ_proxies
+
+    class EnvironmentOnceSession(Session):
+        """A ``requests`` session that reads the environment's settings (the ``*_proxy``
+        variables, ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``) once per server instead of
+        on every request, where they cost more client CPU than the request itself (a scan of
+        every environment variable, and a look for ``~/.netrc``). ``~/.netrc`` is not read:
+        Vault authenticates with a token header, never with basic auth."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.trust_env = False  # the environment is merged below, once per server
+            self._environments: dict[tuple[str, str | None], tuple[dict, str | None]] = {}
+
+        def merge_environment_settings(
+            self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+        ) -> dict[str, Any]:
+            proxies = dict(proxies or {})
+            key = (_origin(url), proxies.get("no_proxy"))
+            if key not in self._environments:
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                self._environments[key] = (get_environ_proxies(key[0], no_proxy=key[1]), bundle)
+            environ_proxies, bundle = self._environments[key]
+            for scheme, proxy in environ_proxies.items():
+                proxies.setdefault(scheme, proxy)
+            if verify is True or verify is None:
+                verify = bundle or verify
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    return EnvironmentOnceSession
+
+
+def _origin(url: str) -> str:
+    """``https://vault:8200/`` of ``https://vault:8200/v1/secret/data/app``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict[str, Any]:
+    """``timeout`` and a ``session`` with bounded retries, a pool of ``pool_size``
+    connections and the environment read once, unless the connection sets them."""
     from requests.adapters import HTTPAdapter
     from urllib3.util import Retry
 
@@ -206,7 +248,7 @@ def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict
     if "timeout" not in client_kwargs:
         options["timeout"] = VAULT_TIMEOUT
     if "session" not in client_kwargs:
-        session = Session()
+        session = _environment_once_session_class()()
         adapter = HTTPAdapter(max_retries=Retry(**VAULT_RETRIES), pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
