@@ -108,7 +108,8 @@ Run it yourself: `make bench` (the better part of an hour on 2 cores), or
 PARSE_NOTE = (
     "DAG parse: the DAG processor creates one Airflow operator per task (about 0.3 ms of CPU "
     "each in `BaseOperator.__init__` and its default-argument handling) and one edge per "
-    "dependency: that part grows with the task count, not with our code. The config itself "
+    "dependency (recorded directly: Airflow's `>>` hashes the whole DAG, every task id, per "
+    "edge): that part grows with the task count, not with our code. The config itself "
     "comes from the on-disk cache (keyed on the file's content) after the first parse; a task "
     "process builds only its own task."
 )
@@ -393,17 +394,22 @@ def dag_parse_section(results: Results) -> str:
 
 A DAG file calling `build_dag()` on a generated config (every target inherits, imports two
 sources and has filters; every third one syncs to AWS and has a step secret) is imported in a
-fresh interpreter that has already imported `airflow.sdk`, as a DAG processor has. An empty
+fresh interpreter that has already imported `airflow.sdk` and frozen its objects out of the
+garbage collector's reach (`gc.freeze()`), as a DAG processor has before it forks the process
+parsing a file; modules are imported from compiled bytecode, as from an installed package
+(pip compiles it at install time; an editable install run with `PYTHONDONTWRITEBYTECODE` would
+compile every module on every import). An empty
 DAG file (`DAG(...)` alone), imported in the same rounds, is subtracted: what remains is ours
 (importing airflow-secretsync, reading the YAML, creating the tasks). The DAG processor then
 serializes the DAG to store it: that CPU time and the JSON's size are from the first round
 (one run). *Tasks x targets* is what the serialized size grew with while every task carried
 a copy of the DAG's params (the `targets` enum); the params are now serialized once, with the
 DAG, so the size grows with the tasks alone. *Task load* is the import as the process running
-task `sync.T0` does it (Airflow's parsing context set; it builds that task only), minus the
-empty DAG file. The first round reads each config and fills the config cache (keyed on the
-file's content); the medians are of parses that find it, as every parse after the first of
-an unchanged file does. A changed file pays `parse_config` (table below) once more.
+task `sync.T0` does it (Airflow's parsing context set; it builds that task only, and a task
+process has no frozen objects), minus the empty DAG file. An untimed import of each file
+first fills the config cache (keyed on the file's content) and the bytecode cache; the
+medians are of parses that find them, as every parse after the first of an unchanged file
+does. A changed file pays `parse_config` (table below) once more.
 
 {table(parse_header, rows)}
 
