@@ -139,7 +139,7 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
 
         def login() -> str:
             """A new token: the connection read anew, its auth method run again."""
-            return VaultHook(vault_conn_id=conn_id, **options).get_conn().token
+            return VaultHook(vault_conn_id=conn_id, **options).vault_client.client.token
 
         hook = VaultHook(vault_conn_id=conn_id, adapter=relogin_adapter(login), **options)
         url = hook.vault_client.url
@@ -148,7 +148,9 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
     except VaultError as exc:
         raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
     try:
-        client = hook.get_conn()
+        # the authenticated client (``hook.get_conn()`` would ask Vault about the token, then
+        # ask again below): one round trip checks the token, with the errors below
+        client = hook.vault_client.client
         client.auth.token.lookup_self()
     except requests.RequestException as exc:
         raise StoreError(f"{where}: cannot reach Vault at {url} ({type(exc).__name__})") from None
