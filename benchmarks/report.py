@@ -668,8 +668,9 @@ UpdateSecret + UpdateSecretVersionStage) and answers `ThrottlingException` (HTTP
 them, with {quotas.latency_ms:g} ms of latency on every request. {count(quotas.size)} secrets:
 a first sync into an empty region, then a steady-state sync (one run each). The quota bound
 is the time the first sync's calls need at the quotas' rates (the slowest group). The client
-paces its own write calls per quota group (token buckets at AWS's published rates or a
-destination's `write_rates`, see `docs/stores.md`), with adaptive retries as the backstop.
+paces its own write calls and batch reads (`ListSecrets`, `BatchGetSecretValue`) per quota
+group (token buckets at AWS's published rates or a destination's `write_rates`, see
+`docs/stores.md`), with adaptive retries as the backstop.
 
 {table(["Sync", "time", "requests let through", "throttled"], rows)}"""
 
