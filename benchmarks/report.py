@@ -116,10 +116,13 @@ PARSE_NOTE = (
 LATENCY_NOTE = (
     "Latency: the bound counts only the calls' round trips over the stores' reads in flight "
     "(Vault {vault}, AWS {aws}). Beyond it a run pays fixed round trips in sequence (client "
-    "set-up, the mount check, the Vault LIST walk, one folder level after another, before "
-    "the reads), which weigh most at small sizes; the naive loop makes three sequential "
-    "round trips per secret. More reads in flight (`pipeline.read_concurrency`) lower the "
-    "bound; the HTTP connection pools are sized to match them."
+    "set-up and its token check, the Vault LIST walk, one folder level after another, "
+    "before the reads), which weigh most at small sizes, and the client's own CPU time: one Python "
+    "thread runs at a time, and each Vault read costs a fraction of a millisecond of it "
+    "(the *client CPU* column of section 2), which at small sizes alone can exceed the "
+    "bound. The naive loop makes three sequential round trips per secret. More reads in "
+    "flight (`pipeline.read_concurrency`) lower the bound; the HTTP connection pools are "
+    "sized to match them."
 )
 QUOTA_NOTE = (
     "Quotas: the client paces its writes at the quota's rate (a burst of a fifth of a "
