@@ -99,12 +99,12 @@ def import_dag_file(
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def with_bytecode(env: Mapping[str, str], workdir: Path) -> dict[str, str]:
-    """``env`` with Python's bytecode cache on, in ``workdir``: an installed package has its
-    modules compiled (pip compiles them at install time), so a parse does not compile them
-    again; with ``PYTHONDONTWRITEBYTECODE`` and an editable install every import would."""
-    cached = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**cached, "PYTHONPYCACHEPREFIX": str(workdir / "pycache")}
+def with_bytecode(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with Python's bytecode cache on: an installed package has its modules compiled
+    (pip compiles them at install time), so a parse does not compile them again; with
+    ``PYTHONDONTWRITEBYTECODE`` and an editable install every import would. The first round
+    writes what is missing."""
+    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def write_dag_files(workdir: Path, targets: Sequence[int]) -> dict[int, Path]:
@@ -125,9 +125,7 @@ def measure(
     """``runs`` rounds, each importing the empty file then every generated one, then each
     generated one as the process running its task ``sync.T0``."""
     files = write_dag_files(workdir, targets)
-    env = with_bytecode(env, workdir)
-    for path in files.values():  # untimed: compiles the modules, fills the config cache
-        import_dag_file(path, env)
+    env = with_bytecode(env)
     timings = {count: Runs() for count in files}
     task_loads = {count: Runs() for count in targets}
     first: dict[int, dict] = {}

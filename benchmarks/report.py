@@ -409,10 +409,10 @@ serializes the DAG to store it: that CPU time and the JSON's size are from the f
 a copy of the DAG's params (the `targets` enum); the params are now serialized once, with the
 DAG, so the size grows with the tasks alone. *Task load* is the import as the process running
 task `sync.T0` does it (Airflow's parsing context set; it builds that task only, and a task
-process has no frozen objects), minus the empty DAG file. An untimed import of each file
-first fills the config cache (keyed on the file's content) and the bytecode cache; the
-medians are of parses that find them, as every parse after the first of an unchanged file
-does. A changed file pays `parse_config` (table below) once more.
+process has no frozen objects), minus the empty DAG file. The first round reads each config
+and fills the config cache (keyed on the file's content), and writes any bytecode missing;
+the medians are of parses that find them, as every parse after the first of an unchanged
+file does. A changed file pays `parse_config` (table below) once more.
 
 {table(parse_header, rows)}
 
