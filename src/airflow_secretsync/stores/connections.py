@@ -293,6 +293,7 @@ def aws_client(
         hook = S3Hook(aws_conn_id=conn_id, region_name=region)
     else:
         hook = AwsBaseHook(aws_conn_id=conn_id, region_name=region, client_type=service)
+    hook.get_session = _with_shared_data_loader(hook.get_session)  # type: ignore[method-assign]
     try:
         settings = hook.conn_config
         pool = {"max_pool_connections": pool_size} if pool_size else {}
@@ -310,3 +311,28 @@ def aws_client(
         ) from None
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
+
+
+def _with_shared_data_loader(get_session: Callable[..., Any]) -> Callable[..., Any]:
+    """``get_session`` whose sessions share the process's botocore data loader."""
+
+    @functools.wraps(get_session)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session = get_session(*args, **kwargs)
+        core = getattr(session, "_session", None)  # a boto3 session's botocore session
+        if core is not None:
+            data_path = core.get_config_variable("data_path")
+            core.register_component("data_loader", _shared_data_loader(data_path))
+        return session
+
+    return wrapper
+
+
+@functools.cache
+def _shared_data_loader(data_path: str | None) -> Any:
+    """botocore's loader of its own data (service models, endpoint rules), one per data path
+    for the whole process: it keeps what it loaded, which every new session (one per hook)
+    would otherwise read and parse again, most of the CPU time of creating a client."""
+    from botocore.loaders import create_loader
+
+    return create_loader(data_path)
