@@ -149,3 +149,12 @@ def test_vault_requests_follow_the_proxy_variables(factory, servers, monkeypatch
         store.list_secrets()
 
     assert (proxy.forwarded > 0) is not bypassed
+
+
+def test_aws_clients_of_different_runs_share_botocore_data(factory) -> None:
+    """botocore's service models are parsed once per process, not once per client."""
+    first = factory(**SECTIONS).destination("Staging").client
+    second = factory(**SECTIONS).destination("Staging").client
+
+    assert first is not second
+    assert first._loader is second._loader
