@@ -259,8 +259,6 @@ class Engine:
 
     def diff_target(self, target: str) -> tuple[DestinationStore, TargetDiff]:
         """Read ``desired(target)`` and the destination and diff them; nothing is written."""
-        if self.config.targets[target].destination is None:
-            raise SecretSyncError(f"target '{target}' has no destination")
 
         def read_destination() -> tuple[DestinationStore, dict[str, StoredSecret]]:
             store = self.stores.destination(target)
