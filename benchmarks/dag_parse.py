@@ -1,7 +1,9 @@
 """DAG parse cost: importing a generated DAG file in a fresh process, minus an empty DAG file.
 
-Each import runs in a new interpreter that has already imported ``airflow.sdk`` (as a DAG
-processor has), so what is timed is the DAG file: importing airflow-secretsync, reading the
+Each import runs in a new interpreter that has already imported ``airflow.sdk`` and frozen
+its objects out of the garbage collector's reach (as a DAG processor has, before it forks the
+process parsing a file), with the modules' bytecode compiled (as an installed package has
+it), so what is timed is the DAG file: importing airflow-secretsync, reading the
 YAML and creating the tasks. The empty DAG file (``DAG(...)`` and nothing else), measured in
 the same rounds, is subtracted: the difference is our own work. In the first round the DAG
 is also serialized as the DAG processor stores it (CPU time and JSON size). A task's load is
@@ -33,15 +35,17 @@ TASK_ID = "sync.T0"
 EMPTY_DAG = 'from airflow.sdk import DAG\n\ndag = DAG(dag_id="empty", schedule=None)\n'
 PIPELINE_DAG = "from airflow_secretsync.airflow import build_dag\n\ndag = build_dag({config!r})\n"
 CHILD = """
-import importlib.util, json, sys, time
+import gc, importlib.util, json, sys, time
 import airflow.sdk
+if "processor" in sys.argv[2:]:
+    gc.freeze()  # as the DAG processor does before it forks the process that parses a file
 cpu, wall = time.process_time(), time.perf_counter()
 spec = importlib.util.spec_from_file_location("bench_dag", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 result = {"wall_s": wall, "cpu_s": cpu, "tasks": len(module.dag.tasks)}
-if sys.argv[2:] == ["serialize"]:
+if "serialize" in sys.argv[2:]:
     from airflow.serialization.serialized_objects import DagSerialization
     cpu = time.process_time()
     text = json.dumps(DagSerialization.to_dict(module.dag))
@@ -77,11 +81,15 @@ class DagParseRow:
         return self.runs.cpu - self.empty.cpu
 
 
-def import_dag_file(path: Path, env: Mapping[str, str], serialize: bool = False) -> dict:
-    """Import ``path`` in a fresh interpreter; its wall/CPU seconds and task count (and the
-    serialization's CPU seconds and size)."""
+def import_dag_file(
+    path: Path, env: Mapping[str, str], serialize: bool = False, processor: bool = True
+) -> dict:
+    """Import ``path`` in a fresh interpreter, as the DAG processor does (``processor``) or a
+    task process; its wall/CPU seconds and task count (and the serialization's CPU seconds
+    and size)."""
+    flags = [*(["serialize"] if serialize else []), *(["processor"] if processor else [])]
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(path), *(["serialize"] if serialize else [])],
+        [sys.executable, "-c", CHILD, str(path), *flags],
         capture_output=True,
         text=True,
         check=True,
@@ -89,6 +97,14 @@ def import_dag_file(path: Path, env: Mapping[str, str], serialize: bool = False)
         cwd=path.parent,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def with_bytecode(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with Python's bytecode cache on: an installed package has its modules compiled
+    (pip compiles them at install time), so a parse does not compile them again; with
+    ``PYTHONDONTWRITEBYTECODE`` and an editable install every import would. The first round
+    writes what is missing."""
+    return {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def write_dag_files(workdir: Path, targets: Sequence[int]) -> dict[int, Path]:
@@ -109,6 +125,7 @@ def measure(
     """``runs`` rounds, each importing the empty file then every generated one, then each
     generated one as the process running its task ``sync.T0``."""
     files = write_dag_files(workdir, targets)
+    env = with_bytecode(env)
     timings = {count: Runs() for count in files}
     task_loads = {count: Runs() for count in targets}
     first: dict[int, dict] = {}
@@ -122,7 +139,7 @@ def measure(
             context = dict(
                 zip(PARSING_CONTEXT, (f"secretsync_pipeline_{count}", TASK_ID), strict=True)
             )
-            result = import_dag_file(files[count], {**env, **context})
+            result = import_dag_file(files[count], {**env, **context}, processor=False)
             task_loads[count].wall_s.append(result["wall_s"])
             task_loads[count].cpu_s.append(result["cpu_s"])
     return [

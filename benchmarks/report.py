@@ -108,17 +108,21 @@ Run it yourself: `make bench` (the better part of an hour on 2 cores), or
 PARSE_NOTE = (
     "DAG parse: the DAG processor creates one Airflow operator per task (about 0.3 ms of CPU "
     "each in `BaseOperator.__init__` and its default-argument handling) and one edge per "
-    "dependency: that part grows with the task count, not with our code. The config itself "
+    "dependency (recorded directly: Airflow's `>>` hashes the whole DAG, every task id, per "
+    "edge): that part grows with the task count, not with our code. The config itself "
     "comes from the on-disk cache (keyed on the file's content) after the first parse; a task "
     "process builds only its own task."
 )
 LATENCY_NOTE = (
     "Latency: the bound counts only the calls' round trips over the stores' reads in flight "
     "(Vault {vault}, AWS {aws}). Beyond it a run pays fixed round trips in sequence (client "
-    "set-up, the mount check, the Vault LIST walk, one folder level after another, before "
-    "the reads), which weigh most at small sizes; the naive loop makes three sequential "
-    "round trips per secret. More reads in flight (`pipeline.read_concurrency`) lower the "
-    "bound; the HTTP connection pools are sized to match them."
+    "set-up and its token check, the Vault LIST walk, one folder level after another, "
+    "before the reads), which weigh most at small sizes, and the client's own CPU time: one Python "
+    "thread runs at a time, and each Vault read costs a fraction of a millisecond of it "
+    "(the *client CPU* column of section 2), which at small sizes alone can exceed the "
+    "bound. The naive loop makes three sequential round trips per secret. More reads in "
+    "flight (`pipeline.read_concurrency`) lower the bound; the HTTP connection pools are "
+    "sized to match them."
 )
 QUOTA_NOTE = (
     "Quotas: the client paces its writes at the quota's rate (a burst of a fifth of a "
@@ -393,17 +397,22 @@ def dag_parse_section(results: Results) -> str:
 
 A DAG file calling `build_dag()` on a generated config (every target inherits, imports two
 sources and has filters; every third one syncs to AWS and has a step secret) is imported in a
-fresh interpreter that has already imported `airflow.sdk`, as a DAG processor has. An empty
+fresh interpreter that has already imported `airflow.sdk` and frozen its objects out of the
+garbage collector's reach (`gc.freeze()`), as a DAG processor has before it forks the process
+parsing a file; modules are imported from compiled bytecode, as from an installed package
+(pip compiles it at install time; an editable install run with `PYTHONDONTWRITEBYTECODE` would
+compile every module on every import). An empty
 DAG file (`DAG(...)` alone), imported in the same rounds, is subtracted: what remains is ours
 (importing airflow-secretsync, reading the YAML, creating the tasks). The DAG processor then
 serializes the DAG to store it: that CPU time and the JSON's size are from the first round
 (one run). *Tasks x targets* is what the serialized size grew with while every task carried
 a copy of the DAG's params (the `targets` enum); the params are now serialized once, with the
 DAG, so the size grows with the tasks alone. *Task load* is the import as the process running
-task `sync.T0` does it (Airflow's parsing context set; it builds that task only), minus the
-empty DAG file. The first round reads each config and fills the config cache (keyed on the
-file's content); the medians are of parses that find it, as every parse after the first of
-an unchanged file does. A changed file pays `parse_config` (table below) once more.
+task `sync.T0` does it (Airflow's parsing context set; it builds that task only, and a task
+process has no frozen objects), minus the empty DAG file. The first round reads each config
+and fills the config cache (keyed on the file's content), and writes any bytecode missing;
+the medians are of parses that find them, as every parse after the first of an unchanged
+file does. A changed file pays `parse_config` (table below) once more.
 
 {table(parse_header, rows)}
 
@@ -662,8 +671,9 @@ UpdateSecret + UpdateSecretVersionStage) and answers `ThrottlingException` (HTTP
 them, with {quotas.latency_ms:g} ms of latency on every request. {count(quotas.size)} secrets:
 a first sync into an empty region, then a steady-state sync (one run each). The quota bound
 is the time the first sync's calls need at the quotas' rates (the slowest group). The client
-paces its own write calls per quota group (token buckets at AWS's published rates or a
-destination's `write_rates`, see `docs/stores.md`), with adaptive retries as the backstop.
+paces its own write calls and batch reads (`ListSecrets`, `BatchGetSecretValue`) per quota
+group (token buckets at AWS's published rates or a destination's `write_rates`, see
+`docs/stores.md`), with adaptive retries as the backstop.
 
 {table(["Sync", "time", "requests let through", "throttled"], rows)}"""
 

@@ -42,6 +42,15 @@ Intercept = Callable[[Request], Reply | None]
 Observe = Callable[[Request, int], None]
 
 
+class _Server(ThreadingHTTPServer):
+    """Accepts as many simultaneous connections as a real server: with ``socketserver``'s
+    listen backlog of 5, a client opening dozens of connections at once loses some of its
+    connection requests, and retries them a second later."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class FaultProxy:
     """Forwards ``http://127.0.0.1:<port>`` to ``upstream``; counts what it did."""
 
@@ -63,8 +72,7 @@ class FaultProxy:
         self.unreachable = 0
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from airflow_secretsync.stores.aws import pacing
-from airflow_secretsync.stores.aws.pacing import TokenBucket, WritePacer
+from airflow_secretsync.stores.aws.pacing import QuotaPacer, TokenBucket
 from tests.stores.conftest import pipeline, unique
 
 
@@ -69,24 +69,35 @@ def test_the_rate_must_be_positive() -> None:
         TokenBucket(0)
 
 
-def test_operations_of_one_quota_group_share_its_bucket_and_reads_pass() -> None:
+def test_operations_of_one_quota_group_share_its_bucket_and_single_reads_pass() -> None:
     clock = FakeClock()
-    pacer = WritePacer({"PutSecretValue": 5, "CreateSecret": 5}, clock, clock.sleep)
+    pacer = QuotaPacer({"PutSecretValue": 5, "CreateSecret": 5}, clock, clock.sleep)
     for operation in ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage"):
         pacer.before_call(operation)  # the group's one token, then 1/5 s each
     pacer.before_call("CreateSecret")  # its own bucket: no wait
-    for operation in ("GetSecretValue", "BatchGetSecretValue", "ListSecrets", "DescribeSecret"):
+    for operation in ("GetSecretValue", "DescribeSecret"):
         pacer.before_call(operation)
 
     assert clock.slept == pytest.approx([0.2, 0.2])
 
 
+def test_batch_reads_are_paced_too() -> None:
+    clock = FakeClock()
+    pacer = QuotaPacer(clock=clock, sleep=clock.sleep)
+    for _ in range(21):  # a fifth of a second's burst (20), then 1/100 s each
+        pacer.before_call("BatchGetSecretValue")
+    for _ in range(20):
+        pacer.before_call("ListSecrets")  # its own bucket
+
+    assert clock.slept == pytest.approx([0.01])
+
+
 def test_the_defaults_are_the_published_quotas() -> None:
-    assert set(WritePacer().buckets) == {
-        "PutSecretValue", "CreateSecret", "DeleteSecret", "RestoreSecret", "TagResource",
-        "UntagResource",
+    rates = {group: bucket.rate for group, bucket in QuotaPacer().buckets.items()}
+    assert rates == {
+        "PutSecretValue": 50, "CreateSecret": 50, "DeleteSecret": 50, "RestoreSecret": 50,
+        "TagResource": 50, "UntagResource": 50, "BatchGetSecretValue": 100, "ListSecrets": 100,
     }  # fmt: skip
-    assert {bucket.rate for bucket in WritePacer().buckets.values()} == {50}
 
 
 def _target(region: str, **aws: object) -> dict:

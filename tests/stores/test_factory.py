@@ -13,6 +13,7 @@ from airflow_secretsync.errors import ConfigError, MissingExtraError, StoreError
 from airflow_secretsync.stores.aws.store import AwsSecretsStore
 from airflow_secretsync.stores.s3.store import S3MergeStore
 from airflow_secretsync.stores.vault.store import VaultStore
+from devtools.proxy import FaultProxy
 
 SECTIONS = {
     "sources": {
@@ -132,3 +133,28 @@ def test_aws_connection_pool_holds_reads_and_writes_in_flight(
     own = factory(**SECTIONS, pipeline=SIZING).destination("Staging")
     assert own.client.meta.config.max_pool_connections == 7  # the connection's own wins
     assert own.client.meta.config.retries["mode"] == "adaptive"
+
+
+@pytest.mark.parametrize("bypassed", [False, True])
+def test_vault_requests_follow_the_proxy_variables(factory, servers, monkeypatch, bypassed) -> None:
+    """The environment is read once per server, not per request: still as requests reads it."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with FaultProxy(servers.vault.url) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        if bypassed:
+            monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        store = factory(**SECTIONS).source("team-a")
+        store.list_secrets()
+        store.list_secrets()
+
+    assert (proxy.forwarded > 0) is not bypassed
+
+
+def test_aws_clients_of_different_runs_share_botocore_data(factory) -> None:
+    """botocore's service models are parsed once per process, not once per client."""
+    first = factory(**SECTIONS).destination("Staging").client
+    second = factory(**SECTIONS).destination("Staging").client
+
+    assert first is not second
+    assert first._loader is second._loader

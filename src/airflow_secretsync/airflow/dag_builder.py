@@ -138,10 +138,21 @@ def add_pipeline_tasks(
         _drop_dag_params(task)
         for upstream in graph[task_id].upstream:
             if upstream in tasks:
-                tasks[upstream] >> task
+                _link(tasks[upstream], task)
     secrets = step_secrets or StepSecrets.from_config(config, graph)
     apply_step_secrets(secrets, tasks, graph.task_ids)
     return report
+
+
+def _link(upstream: BaseOperator, downstream: BaseOperator) -> None:
+    """``upstream >> downstream``. Within one DAG the edge is recorded directly: ``>>`` first
+    checks that both tasks share a DAG by hashing it, and a DAG's hash covers every task id,
+    so a 1,000-target pipeline's edges would cost O(edges x tasks)."""
+    if upstream.has_dag() and downstream.has_dag() and upstream.dag is downstream.dag:
+        upstream.downstream_task_ids.add(downstream.node_id)
+        downstream.upstream_task_ids.add(upstream.node_id)
+    else:
+        upstream >> downstream
 
 
 def _drop_dag_params(task: BaseOperator) -> None:
@@ -179,7 +190,7 @@ class SecretSyncDagBuilder(StepSecrets):
         self.config = load_config(config_path)
         self.dag_kwargs = dag_kwargs
         self.graph = PipelineGraph.from_config(self.config)
-        super().__init__(StepSecrets.from_config(self.config, self.graph).get_step_secrets())
+        super().__init__(StepSecrets.from_config(self.config, self.graph))
 
     def build(self) -> DAG:
         """One DAG: ``dag:`` settings apply, ``dag_kwargs`` override them."""

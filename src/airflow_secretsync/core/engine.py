@@ -23,7 +23,13 @@ from airflow_secretsync.core.merge import SecretSet, filter_paths, merge_sets
 from airflow_secretsync.core.merge_store import replace_merged
 from airflow_secretsync.core.report import Report, TargetReport, VersionRecord
 from airflow_secretsync.errors import ConflictError, SecretSyncError
-from airflow_secretsync.stores.base import Deadline, DestinationStore, MergeStore, SourceStore
+from airflow_secretsync.stores.base import (
+    Deadline,
+    DestinationStore,
+    MergeStore,
+    SourceStore,
+    StoredSecret,
+)
 from airflow_secretsync.stores.ownership import owner_id
 
 log = logging.getLogger("airflow_secretsync.engine")
@@ -261,16 +267,22 @@ class Engine:
 
     def diff_target(self, target: str) -> tuple[DestinationStore, TargetDiff]:
         """Read ``desired(target)`` and the destination and diff them; nothing is written."""
-        destination = self.stores.destination(target)
-        if destination is None:
-            raise SecretSyncError(f"target '{target}' has no destination")
-        # The destination is listed while desired() reads the sources (or the merge store).
+
+        def read_destination() -> tuple[DestinationStore, dict[str, StoredSecret]]:
+            store = self.stores.destination(target)
+            if store is None:
+                raise SecretSyncError(f"target '{target}' has no destination")
+            return store, store.list_secrets()
+
+        # The destination is opened and listed while desired() reads the sources (or the
+        # merge store): client set-up and round trips of both sides overlap.
         with ThreadPoolExecutor(1) as pool:
-            current = pool.submit(destination.list_secrets)
+            current = pool.submit(read_destination)
             desired = self.desired(target)
+            destination, listed = current.result()
             diff = diff_secrets(
                 desired,
-                current.result(),
+                listed,
                 owner=self.owner(target),
                 to_stored=destination.to_stored,
                 delete_orphans=self.config.pipeline.sync.delete_orphans,

@@ -38,8 +38,14 @@ class StepSecrets:
     Steps without secrets are not kept: removing a step's last secret removes the step.
     """
 
-    def __init__(self, secrets: Mapping[str, Mapping[str, str]] | None = None) -> None:
-        self._secrets: dict[str, dict[str, str]] = {}
+    def __init__(
+        self, secrets: Mapping[str, Mapping[str, str]] | StepSecrets | None = None
+    ) -> None:
+        """``secrets``: by task id, checked here; or another registry's (already checked)."""
+        if isinstance(secrets, StepSecrets):
+            self._secrets: dict[str, dict[str, str]] = secrets.get_step_secrets()
+            return
+        self._secrets = {}
         for task_id, entries in (secrets or {}).items():
             for name, reference in entries.items():
                 self.add_step_secret(task_id, name, reference)

@@ -10,10 +10,12 @@ from the amazon provider's hooks (the connection's credentials, ``endpoint_url``
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_secretsync.errors import StoreError, require_extra
 from airflow_secretsync.stores.server_errors import aws_reason, vault_reason
@@ -137,7 +139,7 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
 
         def login() -> str:
             """A new token: the connection read anew, its auth method run again."""
-            return VaultHook(vault_conn_id=conn_id, **options).get_conn().token
+            return VaultHook(vault_conn_id=conn_id, **options).vault_client.client.token
 
         hook = VaultHook(vault_conn_id=conn_id, adapter=relogin_adapter(login), **options)
         url = hook.vault_client.url
@@ -146,7 +148,9 @@ def vault_connection(conn_id: str, *, pool_size: int = VAULT_POOL_SIZE) -> Vault
     except VaultError as exc:
         raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
     try:
-        client = hook.get_conn()
+        # the authenticated client (``hook.get_conn()`` would ask Vault about the token, then
+        # ask again below): one round trip checks the token, with the errors below
+        client = hook.vault_client.client
         client.auth.token.lookup_self()
     except requests.RequestException as exc:
         raise StoreError(f"{where}: cannot reach Vault at {url} ({type(exc).__name__})") from None
@@ -196,10 +200,50 @@ def _relogin_adapter_class() -> type:
     return ReloginAdapter
 
 
-def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict[str, Any]:
-    """``timeout`` and a ``session`` with bounded retries and a pool of ``pool_size``
-    connections, unless the connection sets them."""
+@functools.cache
+def _environment_once_session_class() -> type:
     from requests import Session
+    from requests.utils import get_environ_proxies
+
+    class EnvironmentOnceSession(Session):
+        """A ``requests`` session that reads the environment's settings (the ``*_proxy``
+        variables, ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE``) once per server instead of
+        on every request, where they cost more client CPU than the request itself (a scan of
+        every environment variable, and a look for ``~/.netrc``). ``~/.netrc`` is not read:
+        Vault authenticates with a token header, never with basic auth."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.trust_env = False  # the environment is merged below, once per server
+            self._environments: dict[tuple[str, str | None], tuple[dict, str | None]] = {}
+
+        def merge_environment_settings(
+            self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+        ) -> dict[str, Any]:
+            proxies = dict(proxies or {})
+            key = (_origin(url), proxies.get("no_proxy"))
+            if key not in self._environments:
+                bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                self._environments[key] = (get_environ_proxies(key[0], no_proxy=key[1]), bundle)
+            environ_proxies, bundle = self._environments[key]
+            for scheme, proxy in environ_proxies.items():
+                proxies.setdefault(scheme, proxy)
+            if verify is True or verify is None:
+                verify = bundle or verify
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    return EnvironmentOnceSession
+
+
+def _origin(url: str) -> str:
+    """``https://vault:8200/`` of ``https://vault:8200/v1/secret/data/app``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict[str, Any]:
+    """``timeout`` and a ``session`` with bounded retries, a pool of ``pool_size``
+    connections and the environment read once, unless the connection sets them."""
     from requests.adapters import HTTPAdapter
     from urllib3.util import Retry
 
@@ -207,7 +251,7 @@ def _bounded_vault_client(client_kwargs: dict[str, Any], pool_size: int) -> dict
     if "timeout" not in client_kwargs:
         options["timeout"] = VAULT_TIMEOUT
     if "session" not in client_kwargs:
-        session = Session()
+        session = _environment_once_session_class()()
         adapter = HTTPAdapter(max_retries=Retry(**VAULT_RETRIES), pool_maxsize=pool_size)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -250,6 +294,7 @@ def aws_client(
         hook = S3Hook(aws_conn_id=conn_id, region_name=region)
     else:
         hook = AwsBaseHook(aws_conn_id=conn_id, region_name=region, client_type=service)
+    hook.get_session = _with_shared_data_loader(hook.get_session)  # type: ignore[method-assign]
     try:
         settings = hook.conn_config
         pool = {"max_pool_connections": pool_size} if pool_size else {}
@@ -267,3 +312,28 @@ def aws_client(
         ) from None
     except (ValueError, TypeError, NotImplementedError) as exc:
         raise StoreError(f"{where} is invalid ({type(exc).__name__}): {CHECK_FIELDS}") from None
+
+
+def _with_shared_data_loader(get_session: Callable[..., Any]) -> Callable[..., Any]:
+    """``get_session`` whose sessions share the process's botocore data loader."""
+
+    @functools.wraps(get_session)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session = get_session(*args, **kwargs)
+        core = getattr(session, "_session", None)  # a boto3 session's botocore session
+        if core is not None:
+            data_path = core.get_config_variable("data_path")
+            core.register_component("data_loader", _shared_data_loader(data_path))
+        return session
+
+    return wrapper
+
+
+@functools.cache
+def _shared_data_loader(data_path: str | None) -> Any:
+    """botocore's loader of its own data (service models, endpoint rules), one per data path
+    for the whole process: it keeps what it loaded, which every new session (one per hook)
+    would otherwise read and parse again, most of the CPU time of creating a client."""
+    from botocore.loaders import create_loader
+
+    return create_loader(data_path)

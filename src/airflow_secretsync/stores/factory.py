@@ -8,6 +8,7 @@ naming the extra to install.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_secretsync.errors import ConfigError
@@ -26,6 +27,10 @@ class StoreFactory:
     def __init__(self, config: PipelineConfig) -> None:
         self.config = config
         self.clients = Clients()
+        # Stores are opened one at a time (their reads and writes run at once): opening one
+        # may import its kind's client library and Airflow provider, and two threads doing
+        # that at once can deadlock in the import system.
+        self._opening = threading.RLock()
 
     def source(self, name: str) -> SourceStore:
         """The store of source ``name``."""
@@ -69,7 +74,8 @@ class StoreFactory:
                 else None
             ),
         )
-        return kind_of(block).open(block, context)
+        with self._opening:
+            return kind_of(block).open(block, context)
 
     def close(self) -> None:
         """Close every client opened so far."""

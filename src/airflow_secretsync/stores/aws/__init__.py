@@ -24,6 +24,9 @@ WRITE_QUOTAS: Mapping[str, float] = {
     "TagResource": 50,
     "UntagResource": 50,
 }
+#: Batch read calls per second per account and region (Secrets Manager's published quotas);
+#: ``GetSecretValue`` + ``DescribeSecret`` (10,000 combined) are not paced.
+READ_QUOTAS: Mapping[str, float] = {"BatchGetSecretValue": 100, "ListSecrets": 100}
 
 
 def aws_scope(

@@ -1,10 +1,11 @@
-"""Client-side pacing of Secrets Manager write calls, below the account's per-second quotas.
+"""Client-side pacing of Secrets Manager calls, below the account's per-second quotas.
 
 AWS throttles each quota group per account and region (``ThrottlingException``). A client that
 ignores that pays for it twice: the throttled call, then the retry mode's backoff. So every
-write call of a client first takes a token from its group's bucket, shared by all the writers
-of a run that use the client (one client per connection, region and role); adaptive retries
-stay on as the backstop for other clients of the account.
+write call and every batch read (``ListSecrets``, ``BatchGetSecretValue``: 100 per second
+each) of a client first takes a token from its group's bucket, shared by all the readers and
+writers of a run that use the client (one client per connection, region and role); adaptive
+retries stay on as the backstop for other clients of the account.
 
 The token bucket is written here rather than taken from a library: the venv holds no
 rate-limiting library, and what is needed (a blocking, thread-safe ``acquire`` with an
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_secretsync.stores.aws import WRITE_QUOTAS
+from airflow_secretsync.stores.aws import READ_QUOTAS, WRITE_QUOTAS
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -73,21 +74,22 @@ class TokenBucket:
         return wait
 
 
-class WritePacer:
-    """One bucket per quota group; :meth:`attach` paces a boto3 client's write calls."""
+class QuotaPacer:
+    """One bucket per quota group; :meth:`attach` paces a boto3 client's calls."""
 
     def __init__(
         self,
-        rates: Mapping[str, float] = WRITE_QUOTAS,
+        rates: Mapping[str, float] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.buckets = {
-            group: TokenBucket(rate, clock=clock, sleep=sleep) for group, rate in rates.items()
+            group: TokenBucket(rate, clock=clock, sleep=sleep)
+            for group, rate in (rates or {**READ_QUOTAS, **WRITE_QUOTAS}).items()
         }
 
     def before_call(self, operation: str) -> None:
-        """Wait for ``operation``'s quota group (reads and unknown operations pass)."""
+        """Wait for ``operation``'s quota group (operations of no group pass)."""
         bucket = self.buckets.get(GROUP_OF.get(operation, operation))
         if bucket is not None:
             bucket.acquire()

@@ -24,8 +24,14 @@ from botocore.exceptions import (
 )
 
 from airflow_secretsync.errors import ConflictError, StoreError
-from airflow_secretsync.stores.aws import KIND, WRITE_QUOTAS, AwsDestination, AwsSourceLocation
-from airflow_secretsync.stores.aws.pacing import WritePacer
+from airflow_secretsync.stores.aws import (
+    KIND,
+    READ_QUOTAS,
+    WRITE_QUOTAS,
+    AwsDestination,
+    AwsSourceLocation,
+)
+from airflow_secretsync.stores.aws.pacing import QuotaPacer
 from airflow_secretsync.stores.base import (
     DestinationStore,
     SecretValue,
@@ -409,7 +415,7 @@ def open_store(block: AwsSourceLocation, context: OpenContext) -> AwsSecretsStor
             role_arn=block.role_arn,
             pool_size=pool_size,
         )
-        return WritePacer(_write_rates(context, key)).attach(client)
+        return QuotaPacer({**READ_QUOTAS, **_write_rates(context, key)}).attach(client)
 
     client = context.clients.get(("secretsmanager", *key), build)
     if isinstance(block, AwsDestination):

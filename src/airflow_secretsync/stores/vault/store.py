@@ -125,10 +125,17 @@ class VaultStore(DestinationStore, MergeStore):
     # -- reading -----------------------------------------------------------------------------
 
     def list_secrets(self) -> dict[str, StoredSecret]:
-        self.connection.require_kv2(self.mount)
+        """The mount is checked (once per connection) while the folders are listed; no secret
+        is read before it passed."""
         self._deleted_versions.clear()
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            leaves = self._walk(pool)
+            mount_checked = pool.submit(self.connection.require_kv2, self.mount)
+            try:
+                leaves = self._walk(pool)
+            except StoreError:
+                mount_checked.result()  # a missing or wrong mount is the clearer error
+                raise
+            mount_checked.result()
             secrets = [s for s in pool.map(self._read, leaves) if s is not None]
         log.info("%s: %d secrets", self.description, len(secrets))
         return {s.path: s for s in secrets}
