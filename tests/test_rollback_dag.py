@@ -5,6 +5,7 @@ REST API: tests/test_airflow_rest.py."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -168,13 +169,16 @@ def add_running_run(dag_id: str) -> str:
     """A run of ``dag_id`` that has not ended, in the metadata database; its id."""
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
-    from airflow.utils.timezone import utcnow
 
     run_id = unique("still-running-")
     with create_session() as session:
         session.add(
             DagRun(
-                dag_id=dag_id, run_id=run_id, run_type="manual", state="running", run_after=utcnow()
+                dag_id=dag_id,
+                run_id=run_id,
+                run_type="manual",
+                state="running",
+                run_after=datetime.now(UTC),
             )
         )
     return run_id
