@@ -41,6 +41,8 @@ version: 1
 pipeline:
   merge:
     enabled: false
+  sync:
+    timeout_seconds: {timeout}
 sources:
   {source}:
     vault:
@@ -53,6 +55,12 @@ targets:
       region: {region}
       prefix: "{path}/"
 """
+
+
+def deadline_seconds(size: int) -> int:
+    """The target's deadline: the default 600 s plus the first sync's floor at the AWS
+    ``CreateSecret`` quota (50 per second), which alone exceeds 600 s beyond 30,000 secrets."""
+    return 600 + math.ceil(size / 50)
 
 
 def sync_once(config: PipelineConfig, calls: ApiCalls) -> Report:
@@ -115,6 +123,7 @@ class SyncBench:
                 mount=VAULT_MOUNT,
                 path=self.path,
                 region=self.region,
+                timeout=deadline_seconds(self.size),
             )
         )
         self.config = load_config(self.config_path)

@@ -31,7 +31,7 @@ from airflow_secretsync.step_secrets import StepSecrets
 TASK_TRIGGER_RULE = "none_failed"  # skipped (unselected) upstream tasks do not block a target
 
 
-def _caller_file() -> str | None:
+def caller_file() -> str | None:
     """The file that called into this package (the DAG file), as Airflow's ``@dag`` records it."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith(__package__):
@@ -215,7 +215,7 @@ class SecretSyncDagBuilder(StepSecrets):
         with DAG(**settings) as dag:
             add_pipeline_tasks(config, self, only=only, graph=self.graph)
         dag.params = params  # after the tasks: saves Airflow deep-copying them into each task
-        dag.fileloc = _caller_file() or dag.fileloc
+        dag.fileloc = caller_file() or dag.fileloc
         return dag
 
 

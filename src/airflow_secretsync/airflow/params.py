@@ -11,6 +11,17 @@ from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.core.engine import MODES, RunOptions
 
 
+def targets_param(names: list[str], description: str) -> Param:
+    """A multi-select of target names (empty: every target)."""
+    return Param(
+        [],
+        type="array",
+        items={"type": "string", "enum": names},
+        examples=names,
+        description=description,
+    )
+
+
 def build_params(config: PipelineConfig) -> dict[str, Param]:
     """``dry_run``, ``targets`` (multi-select), ``mode`` and ``fail_on_changes``."""
     names = list(config.targets)
@@ -20,12 +31,8 @@ def build_params(config: PipelineConfig) -> dict[str, Param]:
             type="boolean",
             description="Diff and report, write nothing.",
         ),
-        "targets": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": names},
-            examples=names,
-            description="Targets to run (their ancestors are merged too). Empty: all.",
+        "targets": targets_param(
+            names, "Targets to run (their ancestors are merged too). Empty: all."
         ),
         "mode": Param(
             "full",

@@ -15,8 +15,9 @@ from airflow.sdk import DAG, BaseOperator, Context, DagRunState, Param
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_secretsync.airflow.assets import destination_alias, emit_destination_event
-from airflow_secretsync.airflow.dag_builder import _caller_file
+from airflow_secretsync.airflow.dag_builder import caller_file
 from airflow_secretsync.airflow.operators import PENDING_SUMMARY
+from airflow_secretsync.airflow.params import targets_param
 from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import ROLLBACK_TASK_ID, rollback_dag_id, task_id
@@ -62,12 +63,8 @@ def rollback_params(config: PipelineConfig, pipeline_dag_id: str) -> dict[str, P
             type="boolean",
             description="Show the rollback, write nothing. Untick to roll back for real.",
         ),
-        "targets": Param(
-            [],
-            type="array",
-            items={"type": "string", "enum": names},
-            examples=names,
-            description="Targets to roll back. Empty: every target the run changed.",
+        "targets": targets_param(
+            names, "Targets to roll back. Empty: every target the run changed."
         ),
     }
 
@@ -171,5 +168,5 @@ def build_rollback_dag(
             config_path=str(config.source_file),
             pipeline_dag_id=pipeline_dag_id,
         )
-    dag.fileloc = _caller_file() or dag.fileloc
+    dag.fileloc = caller_file() or dag.fileloc
     return dag
