@@ -16,16 +16,14 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_secretsync.airflow.assets import destination_alias, emit_destination_event
 from airflow_secretsync.airflow.dag_builder import caller_file
-from airflow_secretsync.airflow.operators import PENDING_SUMMARY
+from airflow_secretsync.airflow.operators import PENDING_SUMMARY, open_stores
 from airflow_secretsync.airflow.params import targets_param
-from airflow_secretsync.client_logging import quiet_client_loggers
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.config.pipeline import ROLLBACK_TASK_ID, rollback_dag_id, task_id
 from airflow_secretsync.core.render import render_compact, render_human
 from airflow_secretsync.core.report import Report
 from airflow_secretsync.core.rollback import rollback
 from airflow_secretsync.errors import SecretSyncError
-from airflow_secretsync.stores.factory import StoreFactory
 
 #: Dag run states after which a run's report is final.
 ENDED = (DagRunState.SUCCESS, DagRunState.FAILED)
@@ -98,16 +96,13 @@ class SecretSyncRollbackOperator(BaseOperator):
         config = load_config(self.config_path)
         report = self.run_report(context, str(params.get("run_id") or "").strip())
         dry_run = bool(params.get("dry_run", True))
-        with quiet_client_loggers():  # no request or response body at any log level
-            stores = StoreFactory(config)
+        with open_stores(config) as stores:
             try:
                 undone = rollback(
                     config, report, stores, dry_run=dry_run, targets=params.get("targets") or None
                 )
             except SecretSyncError as exc:
                 raise AirflowFailException(f"{exc}; nothing was written") from None
-            finally:
-                stores.close()
         self.summary = render_human(undone)
         self.log.info("%s\n%s", render_compact(undone), self.summary)
         data = undone.to_dict()
