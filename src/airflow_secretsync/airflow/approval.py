@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_secretsync.airflow.operators import SyncSecretsOperator, _TargetOperator, open_stores
 from airflow_secretsync.airflow.params import run_options
+from airflow_secretsync.config import PipelineConfig
 from airflow_secretsync.config.loader import load_config_and_bytes
 from airflow_secretsync.config.locations import destination_text
 from airflow_secretsync.config.pipeline import task_id
@@ -152,7 +153,8 @@ class ApplyApprovedPlanOperator(SyncSecretsOperator):
         planned = ti.xcom_pull(task_ids=self.plan_task_id)
         if not planned:
             raise AirflowSkipException(f"target '{self.target}' is not selected for sync")
-        config, options = self.effective_options(context)
+        config, raw = load_config_and_bytes(self.config_path)
+        options = run_options(config, context["params"])
         plan = planned["plan"]
         entry = target_entry(plan, self.target)
         if planned["dry_run"] or entry["status"] != "success" or not planned_changes(entry):
@@ -162,15 +164,19 @@ class ApplyApprovedPlanOperator(SyncSecretsOperator):
             decision = ti.xcom_pull(task_ids=self.approve_task_id)
             if not decision:
                 raise SecretSyncError(f"target '{self.target}': no approval decision found")
-            report = self._decided(Decision.from_dict(decision), plan, entry)
+            report = self._decided(Decision.from_dict(decision), config, raw, plan, entry)
         return self.finish(context, config, options, report)
 
     def _decided(
-        self, decision: Decision, plan: dict[str, Any], entry: dict[str, Any]
+        self,
+        decision: Decision,
+        config: PipelineConfig,
+        raw: bytes,
+        plan: dict[str, Any],
+        entry: dict[str, Any],
     ) -> TargetReport:
         if decision.outcome != "approved":
             return decided_report(entry, decision)
-        config, raw = load_config_and_bytes(self.config_path)
         with open_stores(config) as stores:
             try:
                 (report,) = apply_plan(config, raw, plan, stores).targets
