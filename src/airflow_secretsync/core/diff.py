@@ -17,7 +17,7 @@ NON_DICT_KEY = "<value>"
 UNKNOWN_KEY = "<unknown: write-only>"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One secret's change, by name only."""
 

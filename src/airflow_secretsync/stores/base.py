@@ -17,13 +17,15 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from airflow_secretsync.compare import values_equal
 from airflow_secretsync.errors import StoreError
+from airflow_secretsync.stores.concurrency import bounded_map
 
 SecretValue = Any  # dict | str | bytes (and nested JSON inside dicts)
 #: Requests a store without batch reads keeps in flight (``pipeline.read_concurrency``): at
@@ -48,7 +50,7 @@ class Deadline:
         return None if self._end is None else max(0.0, self._end - time.monotonic())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredSecret:
     """One secret as read from a store.
 
@@ -72,7 +74,7 @@ class StoredSecret:
         return f"StoredSecret(path={self.path!r}, owner={self.owner!r}, version={self.version!r})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SecretWrite:
     """Create (``current is None``) or update one secret."""
 
@@ -195,28 +197,23 @@ class DestinationStore(_Applies):
         def write(change: SecretWrite) -> None:
             written[change.path] = self.write(change, owner=owner)
 
-        self._run_all(
-            [(w.path, lambda w=w: write(w)) for w in writes],
-            parallel,
-            done,
-            deadline,
-        )
-        self._run_all(
-            [(s.path, lambda s=s: self.delete(s)) for s in deletes], parallel, done, deadline
-        )
+        self._run_all(((w.path, partial(write, w)) for w in writes), parallel, done, deadline)
+        deleting = ((s.path, partial(self.delete, s)) for s in deletes)
+        self._run_all(deleting, parallel, done, deadline)
 
     def _run_all(
         self,
-        calls: Sequence[tuple[str, Callable[[], None]]],
+        calls: Iterable[tuple[str, Callable[[], object]]],
         parallel: int,
         done: set[str],
         deadline: Deadline | None,
     ) -> None:
-        if not calls:
-            return
+        """Run ``calls`` (made lazily, a few per worker queued: memory does not grow with
+        their number) until the first error, which is raised once the calls under way ended."""
         stop = threading.Event()  # set by the first error: no request starts after it
 
-        def run(path: str, call: Callable[[], None]) -> None:
+        def run(item: tuple[str, Callable[[], object]]) -> None:
+            path, call = item
             if stop.is_set():
                 return
             try:
@@ -228,15 +225,10 @@ class DestinationStore(_Applies):
                 raise
             done.add(path)
 
-        pool = ThreadPoolExecutor(max_workers=max(1, parallel))
-        try:
-            futures: list[Future[None]] = [pool.submit(run, path, call) for path, call in calls]
-            finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in futures if f in finished and f.exception()), None)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if failed is not None:
-            raise failed.exception()  # type: ignore[misc]
+        workers = max(1, parallel)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in bounded_map(pool, run, calls, workers):
+                pass
 
     # -- rollback (optional: Vault and AWS implement it) --------------------------------------
 
@@ -284,9 +276,14 @@ def json_object_or_text(text: str) -> SecretValue:
 
 def json_normalized(value: SecretValue, where: str) -> SecretValue:
     """``value`` after a JSON round trip (how JSON stores hold it); :class:`StoreError` naming
-    ``where`` if it is not JSON-serializable (the message never contains the value)."""
+    ``where`` if it is not JSON-serializable (the message never contains the value).
+
+    A value the round trip leaves equal is returned itself, not a copy: a sync of many secrets
+    then holds each value once, however many diffs and writes refer to it.
+    """
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        normal = json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
         kind = type(exc).__name__
         raise StoreError(f"{where}: the value cannot be stored as JSON ({kind})") from None
+    return value if normal == value else normal

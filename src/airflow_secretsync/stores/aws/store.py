@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -40,6 +40,7 @@ from airflow_secretsync.stores.base import (
     json_normalized,
     json_object_or_text,
 )
+from airflow_secretsync.stores.concurrency import bounded_map
 from airflow_secretsync.stores.connections import aws_client
 from airflow_secretsync.stores.ownership import owner_from_labels, owner_labels
 from airflow_secretsync.stores.server_errors import aws_reason
@@ -81,7 +82,7 @@ def _without_slash(name: str) -> str:
     return name[1:] if name.startswith("/") else name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AwsSecretRef:
     """Where a listed secret lives: its exact name (maybe the ``/`` spelling), ARN and the
     ``VersionId`` that was read."""
@@ -89,6 +90,14 @@ class AwsSecretRef:
     name: str
     arn: str
     version_id: str | None = None
+
+
+class _Listed(NamedTuple):
+    """What the sync keeps of one ``ListSecrets`` entry."""
+
+    name: str
+    arn: str
+    owner: str | None
 
 
 class AwsSecretsStore(DestinationStore):
@@ -126,37 +135,39 @@ class AwsSecretsStore(DestinationStore):
 
     def list_secrets(self) -> dict[str, StoredSecret]:
         entries = self._list_entries()
-        arns = [(entry["ARN"], rel) for rel, (entry, _) in entries.items()]
+        arns = [(entry.arn, rel) for rel, entry in entries.items()]
         batches = [dict(arns[i : i + BATCH_SIZE]) for i in range(0, len(arns), BATCH_SIZE)]
         values: dict[str, tuple[SecretValue, str | None]] = {}
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for batch_values in pool.map(self._get_batch, batches):
+            for batch_values in bounded_map(pool, self._get_batch, batches, self.workers):
                 values.update(batch_values)
         secrets = {
             rel: StoredSecret(
                 path=rel,
-                value=values[entry["ARN"]][0],
-                owner=owner,
-                version=AwsSecretRef(entry["Name"], entry["ARN"], values[entry["ARN"]][1]),
+                value=values[entry.arn][0],
+                owner=entry.owner,
+                version=AwsSecretRef(entry.name, entry.arn, values[entry.arn][1]),
             )
-            for rel, (entry, owner) in entries.items()
-            if entry["ARN"] in values
+            for rel, entry in entries.items()
+            if entry.arn in values
         }
         log.info("%s: %d secrets", self.description, len(secrets))
         return secrets
 
-    def _list_entries(self) -> dict[str, tuple[dict[str, Any], str | None]]:
+    def _list_entries(self) -> dict[str, _Listed]:
         """Current (not pending deletion) secrets under the prefix with their owner, one per
-        relative path; when both spellings exist the one named ``prefix + path`` wins."""
-        chosen: dict[str, tuple[dict[str, Any], str | None]] = {}
+        relative path; when both spellings exist the one named ``prefix + path`` wins. Only
+        what the sync needs of each listed entry is kept (not its dates, tags, rotation...)."""
+        chosen: dict[str, _Listed] = {}
         for entry in self._paginate_list():
             name = entry["Name"]
             rel = self._relative(name)
             if rel is None or entry.get("DeletedDate"):
                 continue
-            if rel in chosen and chosen[rel][0]["Name"] == self.prefix + rel:
+            if rel in chosen and chosen[rel].name == self.prefix + rel:
                 continue
-            chosen[rel] = (entry, owner_from_labels(_tag_map(entry.get("Tags"))))
+            owner = owner_from_labels(_tag_map(entry.get("Tags")))
+            chosen[rel] = _Listed(name, entry["ARN"], owner)
         return chosen
 
     def _paginate_list(self) -> Iterator[dict[str, Any]]:
@@ -207,10 +218,12 @@ class AwsSecretsStore(DestinationStore):
     def to_stored(self, value: SecretValue, *, path: str | None = None) -> SecretValue:
         if isinstance(value, bytes):
             return value
-        if not isinstance(value, str):
-            where = f"{self.description} '{path}'" if path else self.description
-            value = json.dumps(json_normalized(value, where), ensure_ascii=False)
-        return json_object_or_text(value)
+        if isinstance(value, str):
+            return json_object_or_text(value)
+        where = f"{self.description} '{path}'" if path else self.description
+        normal = json_normalized(value, where)
+        # A JSON object is read back as a dict; any other JSON value as its text.
+        return normal if isinstance(normal, dict) else json.dumps(normal, ensure_ascii=False)
 
     def version_id(self, secret: StoredSecret) -> str | None:
         ref = secret.version

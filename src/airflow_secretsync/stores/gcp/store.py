@@ -39,6 +39,7 @@ from airflow_secretsync.stores.base import (
     json_normalized,
     json_object_or_text,
 )
+from airflow_secretsync.stores.concurrency import bounded_map
 from airflow_secretsync.stores.gcp import KIND, GcpDestination, GcpSource
 from airflow_secretsync.stores.gcp.connection import GcpConnection, gcp_connection
 from airflow_secretsync.stores.gcp.names import (
@@ -180,7 +181,8 @@ class GcpSecretStore(DestinationStore):
     def list_secrets(self) -> dict[str, StoredSecret]:
         resources = self._call("list secrets", None, self._list_resources)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            accessed = list(pool.map(self._latest_enabled, [r for _, r in resources]))
+            latest = [r for _, r in resources]
+            accessed = list(bounded_map(pool, self._latest_enabled, latest, self.workers))
         secrets: dict[str, StoredSecret] = {}
         self._taken = {}
         for (path, resource), (latest, readable, value) in zip(resources, accessed, strict=True):

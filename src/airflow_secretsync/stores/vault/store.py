@@ -33,6 +33,7 @@ from airflow_secretsync.stores.base import (
     StoredSecret,
     json_normalized,
 )
+from airflow_secretsync.stores.concurrency import bounded_map
 from airflow_secretsync.stores.connections import vault_connection, vault_failure
 from airflow_secretsync.stores.ownership import (
     LEGACY_TARGET_KEY,
@@ -56,7 +57,7 @@ VALUE_KIND_KEY = "secretsync-value"
 WRAPPED = "value"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VaultVersion:
     """What a write needs of a listed secret: its version (check-and-set) and value kind."""
 
@@ -136,7 +137,8 @@ class VaultStore(DestinationStore, MergeStore):
                 mount_checked.result()  # a missing or wrong mount is the clearer error
                 raise
             mount_checked.result()
-            secrets = [s for s in pool.map(self._read, leaves) if s is not None]
+            reads = bounded_map(pool, self._read, leaves, self.workers)
+            secrets = [s for s in reads if s is not None]
         log.info("%s: %d secrets", self.description, len(secrets))
         return {s.path: s for s in secrets}
 
