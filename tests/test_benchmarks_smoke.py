@@ -4,6 +4,7 @@ expected structure and API call counts, and the page renders. No timing is asser
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -11,11 +12,13 @@ from markdown_it import MarkdownIt
 
 from benchmarks.api_calls import vault_label
 from benchmarks.lookups import GOAL_COLD_RATIO
-from benchmarks.report import COLD_NOTE, render
+from benchmarks.memory import MemoryResult
+from benchmarks.report import COLD_NOTE, render, scaling_note
 from benchmarks.results import Results, Settings
 from benchmarks.run import run_all
 from benchmarks.servers import start_moto_process
 from benchmarks.sync import CHANGED, FIRST, STEADY
+from benchmarks.timing import Runs
 
 TINY = Settings(
     name="smoke",
@@ -228,3 +231,18 @@ def test_patched_moto_answers_as_moto_does(patched_moto) -> None:
     )
     listed = [[s["Name"] for s in page["SecretList"]] for page in pages]
     assert listed == [["p/s0", "p/s1"], ["p/s2", "p/s3"]]
+
+
+def test_a_scaling_miss_is_explained_with_the_fresh_process_figure() -> None:
+    """CPU growth in the benchmark process is set against section 4's fresh process at the
+    same size, when that ran; the destination's read pacing is named either way."""
+    per_secret = {1000: 0.001, 10000: 0.0016}
+    scaling = {n: Runs(cpu_s=[s * n], wall_s=[s * n]) for n, s in per_secret.items()}
+    fresh = MemoryResult(10000, 129, 165, 188, steady_cpu_s=11.0)
+
+    with_fresh = scaling_note(SimpleNamespace(scaling=scaling, memory=fresh), 1.6, 1.6)
+    without = scaling_note(SimpleNamespace(scaling=scaling, memory=None), 1.6, 1.6)
+
+    assert "at least 5.00 s for 10,000" in with_fresh
+    assert "cost 1.1 ms of CPU per secret, against 1.6 ms here" in with_fresh
+    assert "fresh process" not in without
