@@ -572,7 +572,10 @@ def memory_section(results: Results) -> str:
 A child process (`python -m benchmarks.memory`) imports Airflow's providers and the engine,
 runs a first sync of N secrets into an empty destination, then a steady-state sync, and
 reports its peak RSS after each step (`VmHWM` in `/proc/self/status`: `ru_maxrss` would
-include the parent's memory, copied at fork) and the steady-state sync's CPU time.
+include the parent's memory, copied at fork) and the steady-state sync's CPU time. Its
+destination's `write_rates` lift the pacing of the first sync's writes (moto enforces no quota,
+and a write's memory does not depend on when it is sent): 50,000 writes at the `CreateSecret`
+quota alone would take 17 minutes.
 
 What grows with N is what a diff needs: each desired value and each value the destination
 holds, once each (about 5 KB of RSS per 1 KB secret, both sides). Reads and writes keep a few

@@ -68,7 +68,7 @@ def run_all(
             results.reads[size] = bench.read_times()
         if size == settings.memory_size:
             progress(f"peak memory of syncing {size} secrets (child process)")
-            bench.move_to_empty_region()
+            bench.move_to_empty_region(sync.UNPACED)
             results.memory = memory.measure(bench.config_path, size, env)
     progress(f"latency: {settings.latency_size} secrets at {settings.latencies_ms} ms")
     results.latency = network.measure_latency(
@@ -77,7 +77,9 @@ def run_all(
     progress(f"AWS quotas: first and steady sync of {settings.quota_size} secrets")
     results.quotas = network.measure_quotas(servers, settings.quota_size, workdir, regions)
     progress(f"peak memory of syncing {settings.large_memory_size} secrets (child process)")
-    large = sync.SyncBench(servers, settings.large_memory_size, workdir, regions)
+    large = sync.SyncBench(
+        servers, settings.large_memory_size, workdir, regions, write_rates=sync.UNPACED
+    )
     results.large_memory = memory.measure(large.config_path, large.size, env)
     progress(f"{settings.lookups} variable look-ups")
     results.lookups = lookups.measure(

@@ -8,8 +8,10 @@ scenarios: first sync (destination empty: everything added), steady state (nothi
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,11 @@ targets:
     imports: [{source}]
     aws:
       region: {region}
-      prefix: "{path}/"
+      prefix: "{path}/"{write_rates}
 """
+#: A destination's ``write_rates`` that lift the client's pacing of first-sync writes (moto
+#: enforces no quota): for measurements that do not depend on how fast writes go (memory).
+UNPACED = {"CreateSecret": 10_000.0, "TagResource": 10_000.0}
 
 
 def deadline_seconds(size: int) -> int:
@@ -101,7 +106,12 @@ class SyncBench:
     """
 
     def __init__(
-        self, servers: LocalServers, size: int, workdir: Path, regions: FreshRegions
+        self,
+        servers: LocalServers,
+        size: int,
+        workdir: Path,
+        regions: FreshRegions,
+        write_rates: Mapping[str, float] | None = None,
     ) -> None:
         self.servers, self.size, self.workdir, self.regions = servers, size, workdir, regions
         self.calls = ApiCalls()
@@ -110,11 +120,13 @@ class SyncBench:
         self.paths = seed_vault_source(servers, self.path, size)
         self.seed_s = time.perf_counter() - start
         self._changes = 0
-        self.move_to_empty_region()
+        self.move_to_empty_region(write_rates)
 
-    def move_to_empty_region(self) -> None:
-        """Point the pipeline config (``config_path``, ``config``) at an unused region."""
+    def move_to_empty_region(self, write_rates: Mapping[str, float] | None = None) -> None:
+        """Point the pipeline config (``config_path``, ``config``) at an unused region, with
+        the destination's ``write_rates`` if given."""
         self.region = self.regions.take()
+        rates = f"\n      write_rates: {json.dumps(write_rates)}" if write_rates else ""
         self.config_path = self.workdir / f"sync_{self.size}_{self.region}.yaml"
         self.config_path.write_text(
             PIPELINE.format(
@@ -124,6 +136,7 @@ class SyncBench:
                 path=self.path,
                 region=self.region,
                 timeout=deadline_seconds(self.size),
+                write_rates=rates,
             )
         )
         self.config = load_config(self.config_path)
