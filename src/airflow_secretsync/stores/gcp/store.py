@@ -181,8 +181,8 @@ class GcpSecretStore(DestinationStore):
     def list_secrets(self) -> dict[str, StoredSecret]:
         resources = self._call("list secrets", None, self._list_resources)
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            latest = [r for _, r in resources]
-            accessed = list(bounded_map(pool, self._latest_enabled, latest, self.workers))
+            found = [r for _, r in resources]
+            accessed = list(bounded_map(pool, self._latest_enabled, found, self.workers))
         secrets: dict[str, StoredSecret] = {}
         self._taken = {}
         for (path, resource), (latest, readable, value) in zip(resources, accessed, strict=True):
