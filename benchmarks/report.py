@@ -292,10 +292,10 @@ def scaling_note(results: Results, wall: float, cpu: float) -> str:
         f"Scaling: the wall-clock time per secret grew {times(wall)} from {count(small)} to "
         f"{count(large)} secrets, the client's CPU time per secret {times(cpu)}. Beyond the "
         "CPU, the run waits for OpenBao and moto, which share the cores with whatever else "
-        "runs on the machine (see the load average), and for the `BatchGetSecretValue` quota "
-        f"the client paces its destination reads at ({count(int(batch_rate))} secrets per "
-        f"second: at least {seconds(large / batch_rate)} for {count(large)}; section 5 times "
-        "each side alone)."
+        "runs on the machine (see the load average), and for the `BatchGetSecretValue` quota, "
+        f"at which the client paces its destination reads ({count(int(batch_rate))} secrets "
+        f"per second: at least {seconds(large / batch_rate)} for {count(large)}; section 5 "
+        "times each side alone)."
     )
     fresh = results.memory
     if cpu > LINEAR_TOLERANCE and fresh is not None and fresh.size == large:

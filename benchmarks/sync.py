@@ -18,6 +18,7 @@ from pathlib import Path
 from airflow_secretsync.config import PipelineConfig, load_config
 from airflow_secretsync.core.engine import Engine
 from airflow_secretsync.core.report import Report
+from airflow_secretsync.stores.aws.store import BATCH_SIZE, LIST_PAGE_SIZE
 from airflow_secretsync.stores.factory import StoreFactory
 from benchmarks.api_calls import ApiCalls, CountingStores
 from benchmarks.baseline import naive_sync
@@ -33,8 +34,8 @@ from devtools.servers import LocalServers
 
 FIRST, STEADY, CHANGED = "first sync", "steady state", "1% changed"
 SCENARIOS = (FIRST, STEADY, CHANGED)
-AWS_LIST_PAGE = 100  # ListSecrets page size
-AWS_BATCH = 20  # BatchGetSecretValue ids per call
+AWS_LIST_PAGE = LIST_PAGE_SIZE  # ListSecrets page size, as the product asks for it
+AWS_BATCH = BATCH_SIZE  # BatchGetSecretValue ids per call
 GOAL_RATIO = 5.0
 
 SOURCE, TARGET = "bench-source", "bench"
